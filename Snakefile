@@ -1,0 +1,24 @@
+# contimg: catalogue -> sky model -> draw_model -> predict -> clean, with every
+# WSClean call made in one worker container per run (see README.md).
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/worker.smk"
+include: "workflow/rules/example.smk"
+include: "workflow/rules/sky_model.smk"
+include: "workflow/rules/draw_model.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/clean.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

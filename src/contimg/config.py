@@ -1,0 +1,156 @@
+"""From the workflow's config (already validated against its schema) to typed settings.
+
+Relative paths in the config are relative to the working directory of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+from astropy.coordinates import SkyCoord
+
+from contimg.errors import ConfigError
+from contimg.skymodel import Selection
+from contimg.worker import WorkerSettings
+from contimg.wsclean import (
+    CleanOptions,
+    DrawModelOptions,
+    ImageGeometry,
+    PredictOptions,
+)
+
+Config = Mapping[str, Any]
+
+
+def absolute(path: str | Path, workdir: Path) -> Path:
+    """A config path made absolute against the working directory, links kept."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else workdir / candidate
+
+
+def data_roots(config: Config, workdir: Path) -> tuple[Path, ...]:
+    """Every host directory the worker mounts: inputs, results and scratch."""
+    roots = config["roots"]
+    paths = [*roots["inputs"], roots["results"], roots["scratch"]]
+    return tuple(dict.fromkeys(absolute(path, workdir).resolve() for path in paths))
+
+
+def worker_settings(config: Config, workdir: Path) -> WorkerSettings:
+    """The worker section of the config, with its data roots resolved."""
+    worker = config["worker"]
+    return WorkerSettings(
+        image=str(worker["image"]),
+        roots=data_roots(config, workdir),
+        memory_mb=worker.get("memory_mb"),
+        pids_limit=int(worker.get("pids_limit", 4096)),
+        engine_timeout_s=float(worker.get("engine_timeout_s", 60)),
+        stop_timeout_s=float(worker.get("stop_timeout_s", 30)),
+    )
+
+
+def scratch_root(config: Config, workdir: Path) -> Path:
+    """Where jobs stage WSClean's outputs and temporary files."""
+    return absolute(config["roots"]["scratch"], workdir).resolve()
+
+
+def geometry(section: Config) -> ImageGeometry:
+    """Size and scale of an image, from a config section that has both."""
+    return ImageGeometry(
+        size=int(section["size"]), scale_arcsec=float(section["scale_arcsec"])
+    )
+
+
+def draw_model_options(model_image: Config) -> DrawModelOptions:
+    """Options of the draw_model step, from the config's model_image section."""
+    return DrawModelOptions(
+        geometry=geometry(model_image),
+        spectral_terms=int(model_image["spectral_terms"]),
+    )
+
+
+def predict_options(model_image: Config) -> PredictOptions:
+    """Options of the predict step, from the config's model_image section."""
+    return PredictOptions(geometry=geometry(model_image), channels_out=1)
+
+
+def clean_options(clean: Config) -> CleanOptions:
+    """Options of the clean step, from the config's clean section."""
+    weight = clean["weight"]
+    return CleanOptions(
+        geometry=geometry(clean),
+        data_column=str(clean["data_column"]),
+        niter=int(clean["niter"]),
+        mgain=float(clean["mgain"]),
+        auto_threshold=float(clean["auto_threshold"]),
+        weight=tuple(
+            str(part) for part in (weight if isinstance(weight, list) else [weight])
+        ),
+        channels_out=int(clean["channels_out"]),
+        update_model=bool(clean["update_model"]),
+        extra=tuple(str(argument) for argument in clean.get("extra", [])),
+    )
+
+
+def sky_model_selection(sky_model: Config, centre: SkyCoord) -> Selection:
+    """Which catalogue sources the sky model around `centre` keeps."""
+    return Selection(
+        centre=centre,
+        radius_deg=float(sky_model["radius_deg"]),
+        min_flux_jy=float(sky_model["min_flux_jy"]),
+        spectral_index=float(sky_model["spectral_index"]),
+        reference_hz=float(sky_model["reference_frequency_hz"]),
+        max_sources=sky_model.get("max_sources"),
+    )
+
+
+def example_centre(config: Config) -> SkyCoord:
+    """The phase centre the example Measurement Set is written for."""
+    example = config["example"]
+    return SkyCoord(
+        ra=float(example["ra_deg"]) * u.deg, dec=float(example["dec_deg"]) * u.deg
+    )
+
+
+def check_consistency(config: Config) -> None:
+    """Refuse combinations that the schema alone cannot express."""
+    for section in ("model_image", "clean"):
+        size = int(config[section]["size"])
+        if size % 2:
+            raise ConfigError(
+                f"{section}.size is {size}, an odd number, which WSClean silently "
+                f"rounds; use an even size such as {size + 1}"
+            )
+
+
+def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
+    """The config's table of Measurement Sets: name to path (as written there)."""
+    import pandas as pd
+
+    if not absolute(table_path, workdir).is_file():
+        raise ConfigError(
+            f"measurement_sets table {table_path} does not exist; expected a "
+            "tab-separated file with the columns name and path"
+        )
+    table = pd.read_csv(absolute(table_path, workdir), sep="\t", dtype=str, comment="#")
+    missing = {"name", "path"} - set(table.columns)
+    if missing:
+        raise ConfigError(
+            f"measurement_sets table {table_path} lacks the column(s) "
+            f"{', '.join(sorted(missing))}; expected tab-separated columns name, path"
+        )
+    duplicated = sorted(set(table["name"][table["name"].duplicated()]))
+    if duplicated:
+        raise ConfigError(
+            f"measurement_sets table {table_path} names {', '.join(duplicated)} more "
+            "than once; give every Measurement Set its own name"
+        )
+    bad = [name for name in table["name"] if "/" in name or name.startswith(".")]
+    if bad:
+        raise ConfigError(
+            f"measurement_sets table {table_path}: the name(s) {', '.join(bad)} may "
+            "not contain '/' or start with '.'; names become folder names"
+        )
+    return dict(zip(table["name"], table["path"], strict=True))

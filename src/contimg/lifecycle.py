@@ -1,0 +1,101 @@
+"""The run's handlers: start the worker when the run starts, remove it at its end.
+
+Snakemake calls these from `onstart`, `onsuccess` and `onerror`. A dry run
+calls none of them, so planning never touches the container engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import astropy.units as u
+from astropy.coordinates import SkyCoord
+
+from contimg.config import Config, clean_options, draw_model_options, predict_options
+from contimg.errors import ContimgError
+from contimg.run import RunIdentity, run_id_from_environment
+from contimg.worker import (
+    WorkerSettings,
+    connect,
+    ensure_worker,
+    remove_worker,
+    require_options,
+)
+from contimg.wsclean import (
+    Resources,
+    clean_command,
+    draw_model_command,
+    predict_command,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) -> None:
+    """Start (or attach to) the run's worker and check its WSClean's options.
+
+    `commands` are examples of every WSClean command the configured rules will
+    run; the image must support every option in them.
+    """
+    client = connect(settings.engine_timeout_s)
+    identity = RunIdentity.current(run_id_from_environment())
+    for root in settings.roots:
+        root.mkdir(parents=True, exist_ok=True)
+    container, _ = ensure_worker(client, identity, settings)
+    every_argument = [argument for command in commands for argument in command]
+    require_options(client, container, settings.image, every_argument)
+    logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
+
+
+def stop_run_worker(settings: WorkerSettings) -> bool:
+    """Remove the run's worker; never raise, so Snakemake can always exit.
+
+    Returns whether the worker is known to be gone.
+    """
+    identity = RunIdentity.current(run_id_from_environment())
+    try:
+        client = connect(settings.engine_timeout_s)
+        remove_worker(client, identity, settings)
+    except ContimgError as error:
+        logger.error(
+            "%s; if it is still there, remove it by hand: docker rm -f %s",
+            error,
+            identity.worker_name,
+        )
+        return False
+    return True
+
+
+def planned_commands(config: Config, workdir: Path) -> list[list[str]]:
+    """One command of each WSClean rule as the config shapes it (paths made up).
+
+    Used to check, once at the start, that the image supports every option.
+    """
+    placeholder = workdir / "planned"
+    resources = Resources(threads=1, memory_gb=1.0, temp_dir=placeholder)
+    centre = SkyCoord(ra=0 * u.deg, dec=0 * u.deg)
+    return [
+        draw_model_command(
+            placeholder / "sky_model.txt",
+            placeholder / "model",
+            centre,
+            1.4e9,
+            1.0e6,
+            draw_model_options(config["model_image"]),
+            resources,
+        ),
+        predict_command(
+            placeholder / "set.ms",
+            placeholder / "model",
+            predict_options(config["model_image"]),
+            resources,
+        ),
+        clean_command(
+            placeholder / "set.ms",
+            placeholder / "clean",
+            clean_options(config["clean"]),
+            resources,
+        ),
+    ]

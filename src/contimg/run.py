@@ -1,0 +1,72 @@
+"""A run: one invocation of the pipeline, and the identity its jobs share.
+
+The Snakefile gives each run an identifier when it is read and puts it into
+the environment, so every job of the run (they are child processes of the
+Snakemake process) finds the same worker.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contimg.errors import WorkerError
+
+RUN_ID_VARIABLE = "CONTIMG_RUN_ID"
+RUN_PID_VARIABLE = "CONTIMG_RUN_PID"
+
+
+def new_run_id() -> str:
+    """A fresh run identifier: UTC time of the start and a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def enter_run() -> str:
+    """Give this process (and its children) a run identity, keeping an inherited one."""
+    run_id = os.environ.setdefault(RUN_ID_VARIABLE, new_run_id())
+    os.environ.setdefault(RUN_PID_VARIABLE, str(os.getpid()))
+    return run_id
+
+
+def run_id_from_environment() -> str:
+    """The identifier of the run this process belongs to."""
+    run_id = os.environ.get(RUN_ID_VARIABLE, "")
+    if not run_id:
+        raise WorkerError(
+            f"{RUN_ID_VARIABLE} is not set, so this job cannot tell which run's "
+            "worker to use; run the step through snakemake, whose Snakefile sets it"
+        )
+    return run_id
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who and where a run is: the facts a worker's labels carry."""
+
+    run_id: str
+    host: str
+    uid: int
+    gid: int
+    user: str
+    owner_pid: int
+
+    @classmethod
+    def current(cls, run_id: str) -> RunIdentity:
+        """The identity of the given run as seen by this process."""
+        return cls(
+            run_id=run_id,
+            host=socket.gethostname(),
+            uid=os.getuid(),
+            gid=os.getgid(),
+            user=getpass.getuser(),
+            owner_pid=int(os.environ.get(RUN_PID_VARIABLE, os.getpid())),
+        )
+
+    @property
+    def worker_name(self) -> str:
+        """The worker container's name: unique per run, host engine and owner."""
+        return f"contimg-{self.run_id}-{self.uid}"

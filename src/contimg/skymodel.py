@@ -1,0 +1,247 @@
+"""Sky models: catalogue rows in, WSClean (BBS/DP3) text sky models out.
+
+A component's flux follows the spectral model of the WSClean text format:
+with a logarithmic spectral index, S(f) = I * (f/f0) ** (c0 + c1*log10(f/f0) + ...);
+with an ordinary polynomial, S(f) = I + c0*(f/f0 - 1) + c1*(f/f0 - 1)**2 + ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+from astropy.coordinates import Angle, SkyCoord
+from astropy.table import Table
+
+from contimg.errors import SkyModelError
+
+FORMAT_LINE = (
+    "Format = Name, Type, Ra, Dec, I, SpectralIndex, LogarithmicSI, "
+    "ReferenceFrequency='{reference_hz}', MajorAxis, MinorAxis, Orientation"
+)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One point component of a sky model, in the WSClean text format's terms."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+    stokes_i_jy: float
+    """Stokes I flux density at the reference frequency."""
+    spectral_terms: tuple[float, ...]
+    """The SpectralIndex list: spectral index terms, or polynomial terms."""
+    logarithmic: bool
+    """LogarithmicSI: whether spectral_terms are a logarithmic spectral index."""
+    reference_hz: float
+
+    def flux_at(self, frequency_hz: float | np.ndarray) -> float | np.ndarray:
+        """Stokes I flux density (Jy) at the given frequency or frequencies."""
+        ratio = np.asarray(frequency_hz, dtype=float) / self.reference_hz
+        flux: np.ndarray
+        if self.logarithmic:
+            log_ratio = np.log10(ratio)
+            exponent = sum(
+                term * log_ratio**power
+                for power, term in enumerate(self.spectral_terms)
+            )
+            flux = self.stokes_i_jy * ratio**exponent
+        else:
+            flux = self.stokes_i_jy + np.asarray(
+                sum(
+                    term * (ratio - 1.0) ** (power + 1)
+                    for power, term in enumerate(self.spectral_terms)
+                )
+            )
+        return float(flux) if np.ndim(flux) == 0 else flux
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which catalogue sources become sky-model components, and their spectra."""
+
+    centre: SkyCoord
+    radius_deg: float
+    min_flux_jy: float
+    spectral_index: float
+    reference_hz: float
+    max_sources: int | None = None
+
+
+CATALOGUE_COLUMNS = ("name", "ra_deg", "dec_deg", "stokes_I_Jy")
+
+
+def read_catalogue(path: Path) -> pd.DataFrame:
+    """Read a source catalogue (CSV, or VOTable with a .vot/.xml suffix).
+
+    Expected columns: name, ra_deg, dec_deg, stokes_I_Jy (as in the bundled NVSS
+    extract); fluxes in Jy at the catalogue's frequency.
+    """
+    if not path.is_file():
+        raise SkyModelError(
+            f"catalogue {path} does not exist; set sky_model.catalogue in the "
+            "config to an existing CSV or VOTable file"
+        )
+    if path.suffix.lower() in {".vot", ".xml", ".votable"}:
+        table = Table.read(path, format="votable").to_pandas()
+    else:
+        table = pd.read_csv(path, comment="#")
+
+    missing = [column for column in CATALOGUE_COLUMNS if column not in table.columns]
+    if missing:
+        raise SkyModelError(
+            f"catalogue {path} lacks the column(s) {', '.join(missing)}; expected "
+            f"the columns {', '.join(CATALOGUE_COLUMNS)} (found "
+            f"{', '.join(map(str, table.columns))}); rename them in the file"
+        )
+    return table
+
+
+def select_components(catalogue: pd.DataFrame, selection: Selection) -> list[Component]:
+    """Sources within the radius and above the flux cut, brightest first."""
+    positions = SkyCoord(
+        ra=catalogue["ra_deg"].to_numpy(dtype=float) * u.deg,
+        dec=catalogue["dec_deg"].to_numpy(dtype=float) * u.deg,
+    )
+    separation = positions.separation(selection.centre).deg
+    fluxes = catalogue["stokes_I_Jy"].to_numpy(dtype=float)
+    keep = (separation <= selection.radius_deg) & (fluxes >= selection.min_flux_jy)
+
+    chosen = catalogue[keep].sort_values("stokes_I_Jy", ascending=False)
+    if selection.max_sources is not None:
+        chosen = chosen.head(selection.max_sources)
+    return [
+        Component(
+            name=str(row.name),
+            ra_deg=float(row.ra_deg),
+            dec_deg=float(row.dec_deg),
+            stokes_i_jy=float(row.stokes_I_Jy),
+            spectral_terms=(selection.spectral_index,),
+            logarithmic=True,
+            reference_hz=selection.reference_hz,
+        )
+        for row in chosen.itertuples(index=False)
+    ]
+
+
+def format_ra(ra_deg: float) -> str:
+    """Right ascension as the text format wants it: hh:mm:ss.ssss."""
+    # Round first (in seconds of time), so 23:59:59.99999 wraps to 00:00:00.0000.
+    seconds = round(ra_deg * 240.0, 4) % 86400.0
+    return str(
+        Angle(seconds / 240.0, u.deg).to_string(
+            unit=u.hourangle, sep=":", precision=4, pad=True
+        )
+    )
+
+
+def format_dec(dec_deg: float) -> str:
+    """Declination as the text format wants it: +dd.mm.ss.sss."""
+    arcseconds = round(dec_deg * 3600.0, 3)
+    return str(
+        Angle(arcseconds / 3600.0, u.deg).to_string(
+            unit=u.deg, sep=".", precision=3, pad=True, alwayssign=True
+        )
+    )
+
+
+def component_line(component: Component) -> str:
+    """One line of a WSClean text sky model for a point component."""
+    terms = ",".join(repr(float(term)) for term in component.spectral_terms)
+    return ",".join(
+        [
+            component.name,
+            "POINT",
+            format_ra(component.ra_deg),
+            format_dec(component.dec_deg),
+            repr(float(component.stokes_i_jy)),
+            f"[{terms}]",
+            "true" if component.logarithmic else "false",
+            repr(float(component.reference_hz)),
+            "",
+            "",
+            "",
+        ]
+    )
+
+
+def sky_model_text(components: Iterable[Component], reference_hz: float) -> str:
+    """The whole text sky model: the format line, then one line per component."""
+    lines = [FORMAT_LINE.format(reference_hz=repr(float(reference_hz)))]
+    lines.extend(component_line(component) for component in components)
+    return "\n".join(lines) + "\n"
+
+
+def write_sky_model(
+    path: Path, components: Sequence[Component], reference_hz: float
+) -> None:
+    """Write a text sky model, whole or not at all."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(sky_model_text(components, reference_hz), encoding="utf-8")
+    partial.replace(path)
+
+
+def brightest(components: Sequence[Component]) -> Component:
+    """The component with the largest flux at its reference frequency."""
+    if not components:
+        raise SkyModelError("the sky model has no components")
+    return max(components, key=lambda component: component.stokes_i_jy)
+
+
+def hms_to_deg(text: str) -> float:
+    """hh:mm:ss.s right ascension in degrees (for reading sky models back)."""
+    return float(Angle(text, unit=u.hourangle).deg)
+
+
+def dms_dots_to_deg(text: str) -> float:
+    """+dd.mm.ss.s declination in degrees (for reading sky models back)."""
+    sign = -1.0 if text.strip().startswith("-") else 1.0
+    fields = text.strip().lstrip("+-").split(".")
+    degrees, minutes, seconds = fields[0], fields[1], ".".join(fields[2:])
+    return sign * (float(degrees) + float(minutes) / 60 + float(seconds) / 3600)
+
+
+def read_sky_model(path: Path) -> list[Component]:
+    """Read back point components from a WSClean text sky model.
+
+    Handles the format this module writes: a Format line with a default
+    reference frequency, and per-line spectral terms in brackets.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    components = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith(("#", "Format", "format")):
+            continue
+        head, _, rest = line.partition("[")
+        terms_text, _, tail = rest.partition("]")
+        fields = head.rstrip(",").split(",")
+        tail_fields = tail.lstrip(",").split(",")
+        try:
+            components.append(
+                Component(
+                    name=fields[0],
+                    ra_deg=hms_to_deg(fields[2]),
+                    dec_deg=dms_dots_to_deg(fields[3]),
+                    stokes_i_jy=float(fields[4]),
+                    spectral_terms=tuple(
+                        float(term) for term in terms_text.split(",") if term.strip()
+                    ),
+                    logarithmic=tail_fields[0].strip().lower() == "true",
+                    reference_hz=float(tail_fields[1]),
+                )
+            )
+        except (IndexError, ValueError) as error:
+            raise SkyModelError(
+                f"{path}, line {number}: cannot read a point component from "
+                f"{line!r} ({error}); expected Name,POINT,hh:mm:ss,+dd.mm.ss,I,"
+                "[terms],true|false,reference_hz,,,"
+            ) from error
+    if any(math.isnan(c.stokes_i_jy) for c in components):
+        raise SkyModelError(f"{path}: a component has a flux that is not a number")
+    return components

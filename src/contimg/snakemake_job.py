@@ -1,0 +1,47 @@
+"""Unpacking the `snakemake` object a wrapper or script receives into typed values.
+
+Kept here so that each wrapper stays a few lines of unpacking and one call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from snakemake_wrapper_utils.snakemake import get_mem
+
+from contimg import config as settings
+from contimg import logs
+from contimg.errors import ContimgError
+from contimg.steps import StepContext
+
+logger = logging.getLogger(__name__)
+
+
+def step_context(job: Any, step: str) -> StepContext:
+    """The worker, scratch, resources and log of a WSClean rule's job."""
+    workdir = Path.cwd()
+    log = logs.configure(Path(job.log[0]))
+    # Resources is a named list: `in` alone would search its values, not its names.
+    has_memory = "mem_mb" in job.resources.keys()  # noqa: SIM118
+    memory_mb = get_mem(job, "MiB") if has_memory else None
+    return StepContext(
+        worker=settings.worker_settings(job.config, workdir),
+        scratch=settings.scratch_root(job.config, workdir),
+        threads=int(job.threads),
+        memory_mb=memory_mb,
+        label=f"{step}-{job.wildcards.ms}",
+        log=log,
+    )
+
+
+def run_step(step: Callable[[], object]) -> None:
+    """Run a step; a contimg error ends the job with its message, not a traceback."""
+    try:
+        step()
+    except ContimgError as error:
+        logger.error("%s", error)
+        sys.exit(1)

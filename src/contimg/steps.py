@@ -1,0 +1,287 @@
+"""The pipeline's steps as typed functions; the rules' wrappers only call these.
+
+Each WSClean step attaches to the run's worker (starting it when missing),
+lets WSClean write into a staging directory of the job's own, and moves the
+products into place only when every expected file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from contimg import measurement_set, skymodel
+from contimg.errors import ContimgError
+from contimg.execution import run_in_worker
+from contimg.paths import (
+    new_staging_directory,
+    publish,
+    remove_staging,
+    require_under_roots,
+)
+from contimg.run import RunIdentity, run_id_from_environment
+from contimg.worker import WorkerSettings, connect, ensure_worker, require_options
+from contimg.wsclean import (
+    CleanOptions,
+    DrawModelOptions,
+    PredictOptions,
+    Resources,
+    clean_command,
+    draw_model_command,
+    image_names,
+    predict_command,
+)
+
+logger = logging.getLogger(__name__)
+
+CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
+
+Builder = Callable[[Resources], list[str]]
+"""Builds a WSClean argument list once the job's resources are known."""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every WSClean step needs besides its own inputs and options."""
+
+    worker: WorkerSettings
+    scratch: Path
+    """The scratch root: staging directories and WSClean's -temp-dir go here."""
+    threads: int
+    memory_mb: int | None
+    label: str
+    """A name for the job, used in its staging directory (e.g. clean-myset)."""
+    log: TextIO | None = None
+    """The rule's log file; WSClean's output is streamed into it."""
+
+
+def run_wsclean(context: StepContext, staging: Path, build: Builder) -> list[str]:
+    """Attach to the worker, build the argument list, run it; return the list."""
+    client = connect(context.worker.engine_timeout_s)
+    identity = RunIdentity.current(run_id_from_environment())
+    container, started_here = ensure_worker(client, identity, context.worker)
+
+    resources = Resources(
+        threads=context.threads,
+        memory_gb=None if context.memory_mb is None else context.memory_mb / 1024,
+        temp_dir=staging / "tmp",
+    )
+    (staging / "tmp").mkdir()
+    arguments = build(resources)
+    if started_here:
+        require_options(client, container, context.worker.image, arguments)
+
+    started = time.monotonic()
+    run_in_worker(
+        client, container, arguments, workdir=staging, on_line=log_sink(context.log)
+    )
+    logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
+    return arguments
+
+
+def log_sink(log: TextIO | None) -> Callable[[str], None]:
+    """Where a command's output lines go: the rule's log, or nowhere."""
+
+    def write(line: str) -> None:
+        if log is not None:
+            log.write(line + "\n")
+
+    return write
+
+
+def staged_step(context: StepContext) -> Path:
+    """A new staging directory for the job, under the scratch root."""
+    require_under_roots(context.scratch, context.worker.roots, "scratch root")
+    return new_staging_directory(context.scratch, context.label)
+
+
+def write_sky_model(
+    catalogue: Path,
+    measurement_set_path: Path,
+    output: Path,
+    selection_config: Mapping[str, object],
+) -> list[skymodel.Component]:
+    """Catalogue sources around the set's phase centre, as a WSClean text sky model."""
+    from contimg.config import sky_model_selection
+
+    summary = measurement_set.read_summary(measurement_set_path)
+    selection = sky_model_selection(selection_config, summary.phase_centre)
+    components = skymodel.select_components(
+        skymodel.read_catalogue(catalogue), selection
+    )
+    if not components:
+        raise ContimgError(
+            f"no source of catalogue {catalogue} lies within "
+            f"{selection.radius_deg} deg of the phase centre of "
+            f"{measurement_set_path} above {selection.min_flux_jy} Jy; widen "
+            "sky_model.radius_deg or lower "
+            "sky_model.min_flux_jy"
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    skymodel.write_sky_model(output, components, selection.reference_hz)
+    logger.info("sky model %s: %d components", output, len(components))
+    return components
+
+
+def draw_model(
+    sky_model: Path,
+    measurement_set_path: Path,
+    term_images: Sequence[Path],
+    options: DrawModelOptions,
+    context: StepContext,
+) -> None:
+    """Render the sky model to term images at the set's phase centre and band."""
+    roots = context.worker.roots
+    sky_model = require_under_roots(sky_model, roots, "sky model")
+    summary = measurement_set.read_summary(measurement_set_path)
+    staging = staged_step(context)
+    name = staging / "model"
+
+    def build(resources: Resources) -> list[str]:
+        return draw_model_command(
+            sky_model,
+            name,
+            summary.phase_centre,
+            summary.centre_frequency_hz,
+            summary.bandwidth_hz,
+            options,
+            resources,
+        )
+
+    try:
+        run_wsclean(context, staging, build)
+        drawn = [
+            staging / f"model-term-{term}.fits" for term in range(len(term_images))
+        ]
+        publish(zip(drawn, term_images, strict=True))
+    finally:
+        remove_staging(staging)
+
+
+def predict(
+    measurement_set_path: Path,
+    term_image: Path,
+    record: Path,
+    options: PredictOptions,
+    context: StepContext,
+) -> None:
+    """Predict the first term image into MODEL_DATA; then write the record."""
+    roots = context.worker.roots
+    measurement_set_path = require_under_roots(
+        measurement_set_path, roots, "Measurement Set"
+    )
+    measurement_set.read_summary(measurement_set_path)
+    staging = staged_step(context)
+    name = staging / "model"
+    # -predict reads NAME-model.fits: present term 0 under that name.
+    shutil.copyfile(term_image, staging / "model-model.fits")
+
+    try:
+        arguments = run_wsclean(
+            context,
+            staging,
+            lambda r: predict_command(measurement_set_path, name, options, r),
+        )
+    finally:
+        remove_staging(staging)
+    write_record(
+        record,
+        {
+            "measurement_set": str(measurement_set_path),
+            "column": "MODEL_DATA",
+            "model_image": str(term_image),
+            "image": context.worker.image,
+            "arguments": arguments,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+
+
+def clean(
+    measurement_set_path: Path,
+    products: Mapping[str, Path],
+    options: CleanOptions,
+    context: StepContext,
+) -> None:
+    """Image and deconvolve a column of the set; products keyed image, residual, ..."""
+    roots = context.worker.roots
+    measurement_set_path = require_under_roots(
+        measurement_set_path, roots, "Measurement Set"
+    )
+    summary = measurement_set.read_summary(measurement_set_path)
+    measurement_set.require_column(summary, options.data_column)
+    staging = staged_step(context)
+    name = staging / "clean"
+
+    try:
+        run_wsclean(
+            context,
+            staging,
+            lambda r: clean_command(measurement_set_path, name, options, r),
+        )
+        kinds = list(products)
+        written = image_names(name, options.channels_out, kinds)
+        publish(
+            (source, products[kind])
+            for source, kind in zip(written, kinds, strict=True)
+        )
+    finally:
+        remove_staging(staging)
+
+
+def write_record(path: Path, record: Mapping[str, object]) -> None:
+    """Write a JSON record whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def write_example_measurement_set(
+    output: Path,
+    stations: Path,
+    catalogue: Path,
+    example_config: Mapping[str, object],
+    selection_config: Mapping[str, object],
+) -> None:
+    """The bundled example: a simulated DSA-110 transit whose DATA hold the catalogue.
+
+    The simulated sky is the catalogue selected as the sky_model step selects it,
+    around the example's phase centre, so imaging DATA shows the same sources.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from contimg.config import sky_model_selection
+    from contimg.example import ExampleSettings, write_dsa110_measurement_set
+
+    centre = SkyCoord(
+        ra=float(example_config["ra_deg"]) * u.deg,  # type: ignore[arg-type]
+        dec=float(example_config["dec_deg"]) * u.deg,  # type: ignore[arg-type]
+    )
+    selection = sky_model_selection(selection_config, centre)
+    components = skymodel.select_components(
+        skymodel.read_catalogue(catalogue), selection
+    )
+    example = ExampleSettings(
+        phase_centre_ra_deg=centre.ra.deg,
+        phase_centre_dec_deg=centre.dec.deg,
+        integrations=int(example_config["integrations"]),  # type: ignore[call-overload]
+        channels=int(example_config["channels"]),  # type: ignore[call-overload]
+        max_stations=example_config.get("max_stations"),  # type: ignore[arg-type]
+    )
+    started = time.monotonic()
+    write_dsa110_measurement_set(output, stations, components, settings=example)
+    logger.info(
+        "example Measurement Set %s written in %.1f s (%d sources in DATA)",
+        output,
+        time.monotonic() - started,
+        len(components),
+    )

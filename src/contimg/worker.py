@@ -1,0 +1,302 @@
+"""The run's worker: one long-lived WSClean container per run and host.
+
+The worker is started once (by the run's `onstart` handler, or lazily by the
+first job that finds it missing), idles under an init process, runs every
+WSClean command through `docker exec`, and is removed when the run ends.
+Its name is derived from the run, so racing starts end in one container: the
+engine refuses a second container of the same name, and the loser attaches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import Mount
+
+from contimg.errors import WorkerError, WorkerImageError, WSCleanError
+from contimg.run import RunIdentity
+from contimg.wsclean import option_names, supported_options
+
+logger = logging.getLogger(__name__)
+
+LABEL_PREFIX = "org.contimg"
+WORKER_LABEL = f"{LABEL_PREFIX}.worker"
+RUN_LABEL = f"{LABEL_PREFIX}.run"
+HOME_IN_WORKER = "/tmp"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How the run's worker is made: the config's `worker` section, resolved."""
+
+    image: str
+    """Container image with WSClean (a local tag or a registry reference)."""
+    roots: tuple[Path, ...]
+    """Host directories mounted read-write at the same path in the worker."""
+    memory_mb: int | None = None
+    """Memory limit of the worker container; None sets none."""
+    pids_limit: int = 4096
+    """Most processes and threads the worker may hold at once."""
+    engine_timeout_s: float = 60.0
+    """Longest wait for any single call to the container engine."""
+    stop_timeout_s: float = 30.0
+    """Longest wait for the worker to stop before it is killed and removed."""
+    start_timeout_s: float = 60.0
+    """Longest wait for a worker started by another job to come up."""
+
+
+def connect(timeout_s: float) -> docker.DockerClient:
+    """A client for the container engine named by DOCKER_HOST (or the default)."""
+    try:
+        client = docker.from_env(timeout=int(max(1, timeout_s)))
+        client.ping()
+    except docker.errors.DockerException as error:
+        raise WorkerError(
+            f"the Docker engine cannot be reached ({error}); start it (for example "
+            "`dockerd` or `systemctl start docker`) or point DOCKER_HOST at it"
+        ) from error
+    return client
+
+
+def worker_labels(identity: RunIdentity, settings: WorkerSettings) -> dict[str, str]:
+    """Labels that say a container is contimg's, and whose and which run's it is."""
+    return {
+        WORKER_LABEL: "true",
+        RUN_LABEL: identity.run_id,
+        f"{LABEL_PREFIX}.host": identity.host,
+        f"{LABEL_PREFIX}.owner": str(identity.uid),
+        f"{LABEL_PREFIX}.owner-name": identity.user,
+        f"{LABEL_PREFIX}.owner-pid": str(identity.owner_pid),
+        f"{LABEL_PREFIX}.image": settings.image,
+    }
+
+
+def container_arguments(
+    identity: RunIdentity, settings: WorkerSettings
+) -> dict[str, Any]:
+    """Everything the engine is told when the worker is created."""
+    mounts = [
+        Mount(target=str(root), source=str(root), type="bind", read_only=False)
+        for root in settings.roots
+    ]
+    arguments: dict[str, Any] = {
+        "image": settings.image,
+        "command": ["sleep", "infinity"],
+        "name": identity.worker_name,
+        "labels": worker_labels(identity, settings),
+        "init": True,
+        "user": f"{identity.uid}:{identity.gid}",
+        "environment": {"HOME": HOME_IN_WORKER, "LANG": "C.UTF-8"},
+        "network_mode": "none",
+        "mounts": mounts,
+        "working_dir": HOME_IN_WORKER,
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": settings.pids_limit,
+        "detach": True,
+    }
+    if settings.memory_mb is not None:
+        arguments["mem_limit"] = f"{settings.memory_mb}m"
+        arguments["memswap_limit"] = f"{settings.memory_mb}m"
+    return arguments
+
+
+def find_worker(client: docker.DockerClient, identity: RunIdentity) -> Container | None:
+    """The container that carries the run's worker name, if there is one."""
+    try:
+        return client.containers.get(identity.worker_name)
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as error:
+        raise WorkerError(
+            f"the Docker engine failed to look up container {identity.worker_name}: "
+            f"{error}"
+        ) from error
+
+
+def is_this_runs(container: Container, identity: RunIdentity) -> bool:
+    """Whether a container is contimg's worker for exactly this run and owner."""
+    labels: Mapping[str, str] = container.labels
+    return (
+        labels.get(WORKER_LABEL) == "true"
+        and labels.get(RUN_LABEL) == identity.run_id
+        and labels.get(f"{LABEL_PREFIX}.owner") == str(identity.uid)
+    )
+
+
+def ensure_worker(
+    client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+) -> tuple[Container, bool]:
+    """Attach to the run's running worker, or start it when it is missing.
+
+    Returns the worker and whether this call started it.
+    """
+    container = find_worker(client, identity)
+    if container is not None:
+        return usable_worker(client, container, identity, settings)
+
+    require_image(client, settings.image)
+    try:
+        container = client.containers.run(**container_arguments(identity, settings))
+    except docker.errors.APIError as error:
+        if error.status_code != 409:
+            raise WorkerError(
+                f"the worker {identity.worker_name} could not be started from image "
+                f"{settings.image}: {error.explanation or error}"
+            ) from error
+        # Another job of this run created it first: attach to theirs.
+        logger.debug("worker %s was started by another job", identity.worker_name)
+        return ensure_worker(client, identity, settings)
+
+    logger.info(
+        "worker %s started from %s (mounts: %s)",
+        identity.worker_name,
+        settings.image,
+        ", ".join(map(str, settings.roots)),
+    )
+    return container, True
+
+
+def usable_worker(
+    client: docker.DockerClient,
+    container: Container,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+) -> tuple[Container, bool]:
+    """The existing container if it is this run's and running; else act on it."""
+    if not is_this_runs(container, identity):
+        raise WorkerError(
+            f"a container named {identity.worker_name} exists but is not this run's "
+            f"worker (labels {container.labels}); remove it with `docker rm -f "
+            f"{identity.worker_name}` if it is yours, or start a new run"
+        )
+
+    deadline = time.monotonic() + settings.start_timeout_s
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        if state.get("Running") and not state.get("Paused"):
+            return container, False
+        if state.get("Paused"):
+            raise WorkerError(
+                f"the worker {identity.worker_name} is paused; resume it with "
+                f"`docker unpause {identity.worker_name}` and rerun"
+            )
+        if state.get("Status") == "created" and time.monotonic() < deadline:
+            time.sleep(0.2)  # another job has created it and is starting it
+            continue
+        return restart_worker(client, container, identity, settings)
+
+
+def restart_worker(
+    client: docker.DockerClient,
+    container: Container,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+) -> tuple[Container, bool]:
+    """Replace a worker that has exited (or died) with a fresh one."""
+    state = container.attrs["State"]
+    if state.get("OOMKilled"):
+        raise WorkerError(
+            f"the worker {identity.worker_name} was killed for running out of memory "
+            f"(limit {settings.memory_mb} MB); raise worker.memory_mb in the config "
+            "or give the rule more mem_mb, then rerun"
+        )
+    logger.warning(
+        "worker %s was %s (exit code %s); starting it again",
+        identity.worker_name,
+        state.get("Status"),
+        state.get("ExitCode"),
+    )
+    remove_container(container, settings.stop_timeout_s)
+    return ensure_worker(client, identity, settings)
+
+
+def require_image(client: docker.DockerClient, image: str) -> None:
+    """Refuse to go on without the worker image in the local engine."""
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound as error:
+        raise WorkerImageError(
+            f"the worker image {image} is not in the local Docker engine; build it "
+            "with `scripts/build-worker-image` (or set worker.image in the config "
+            "to an image that has WSClean 3.7 or newer)"
+        ) from error
+
+
+def remove_container(container: Container, stop_timeout_s: float) -> None:
+    """Stop (politely, then by force) and remove a container that may be gone."""
+    try:
+        container.stop(timeout=int(stop_timeout_s))
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError as error:
+        logger.debug(
+            "stopping %s failed (%s); removing it by force", container.name, error
+        )
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError as error:
+        if error.status_code != 409:  # 409: removal already in progress
+            raise WorkerError(
+                f"the worker {container.name} could not be removed ({error}); remove "
+                f"it by hand with `docker rm -f {container.name}`"
+            ) from error
+
+
+def remove_worker(
+    client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+) -> bool:
+    """Remove the run's worker if it exists; whether there was one to remove."""
+    container = find_worker(client, identity)
+    if container is None or not is_this_runs(container, identity):
+        return False
+    remove_container(container, settings.stop_timeout_s)
+    logger.info("worker %s removed", identity.worker_name)
+    return True
+
+
+def require_options(
+    client: docker.DockerClient,
+    container: Container,
+    image: str,
+    arguments: Iterable[str],
+) -> None:
+    """Refuse an image whose WSClean lacks an option that contimg will pass it."""
+    from contimg.execution import run_in_worker
+
+    usage: list[str] = []
+    # Some versions exit non-zero after printing their usage.
+    with contextlib.suppress(WSCleanError):
+        run_in_worker(
+            client,
+            container,
+            ["wsclean"],
+            workdir=Path(HOME_IN_WORKER),
+            on_line=usage.append,
+        )
+    missing = sorted(option_names(arguments) - supported_options("\n".join(usage)))
+    if missing:
+        raise WorkerImageError(
+            f"the WSClean in image {image} does not support {', '.join(missing)}, "
+            "which the configured steps use; build a newer image with "
+            "`scripts/build-worker-image` or set worker.image to one with WSClean 3.7+"
+        )
+    logger.debug(
+        "image %s supports every option used: %s",
+        image,
+        sorted(option_names(arguments)),
+    )

@@ -1,0 +1,134 @@
+"""Running the real pipeline from tests: a working directory, a config, snakemake."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import yaml
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+WORKER_FILTER = {"label": "org.contimg.worker=true"}
+
+
+def base_config() -> dict[str, Any]:
+    """The bundled example's config, with repository files made absolute."""
+    config: dict[str, Any] = yaml.safe_load(
+        (REPOSITORY / "config/config.yaml").read_text()
+    )
+    config["sky_model"]["catalogue"] = str(
+        REPOSITORY / config["sky_model"]["catalogue"]
+    )
+    config["example"]["stations"] = str(REPOSITORY / config["example"]["stations"])
+    config["measurement_sets"] = "measurement_sets.tsv"
+    return config
+
+
+def merged(config: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of config with the changes applied section by section."""
+    result = copy.deepcopy(dict(config))
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def write_workdir(
+    workdir: Path, config: Mapping[str, Any], measurement_sets: Mapping[str, str]
+) -> None:
+    """A working directory with config.yaml and measurement_sets.tsv."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(dict(config)))
+    rows = "".join(f"{name}\t{path}\n" for name, path in measurement_sets.items())
+    (workdir / "measurement_sets.tsv").write_text("name\tpath\n" + rows)
+
+
+def snakemake(
+    workdir: Path,
+    *arguments: str,
+    env: Mapping[str, str] | None = None,
+    user: tuple[int, int] | None = None,
+    timeout: float = 1500,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real snakemake on the repository's Snakefile in workdir."""
+    command = [
+        SNAKEMAKE,
+        "--snakefile", str(REPOSITORY / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        *arguments,
+    ]  # fmt: skip
+    if user is not None:
+        command = [
+            "setpriv",
+            f"--reuid={user[0]}",
+            f"--regid={user[1]}",
+            "--init-groups",
+            *command,
+        ]
+    environment = {**os.environ, **(env or {})}
+    environment.pop("CONTIMG_RUN_ID", None)
+    return subprocess.run(
+        command,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class WorkerWatch:
+    """Counts contimg workers in the engine while a run goes on."""
+
+    client: docker.DockerClient
+    interval_s: float = 0.25
+    counts: list[int] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> WorkerWatch:
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            workers = self.client.containers.list(all=True, filters=WORKER_FILTER)
+            self.counts.append(len(workers))
+            self.names.update(worker.name for worker in workers)
+            time.sleep(self.interval_s)
+
+
+def workers(client: docker.DockerClient) -> list[str]:
+    """Names of every contimg worker in the engine, running or not."""
+    return [c.name for c in client.containers.list(all=True, filters=WORKER_FILTER)]
+
+
+def tail(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:
+    """The end of a run's output, for assertion messages."""
+    return "\n".join((result.stdout + result.stderr).splitlines()[-lines:])
+
+
+def run_command(arguments: Sequence[str]) -> str:
+    """Run a command and return its standard output."""
+    return subprocess.run(arguments, capture_output=True, text=True, check=True).stdout

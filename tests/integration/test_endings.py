@@ -1,0 +1,173 @@
+"""How runs end: dry runs, refused images, failing steps, and the real VLA set.
+
+Each test runs the real snakemake against the real engine and image and looks
+at the end state: exit status, messages, files, and containers left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import tarfile
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.integration.pipeline import (
+    REPOSITORY,
+    WorkerWatch,
+    base_config,
+    merged,
+    snakemake,
+    tail,
+    workers,
+    write_workdir,
+)
+
+pytestmark = pytest.mark.integration
+
+VLA_ARCHIVE = REPOSITORY / "tests" / "data" / "vla_day2_TDEM0003.ms.tgz"
+VLA_SET = "data/day2_TDEM0003_10s_norx_1src_1spw.ms"
+VLA_CHANGES = {
+    "roots": {"inputs": ["data"]},
+    "wsclean": {"threads": 2, "mem_mb": 2000},
+    "sky_model": {
+        "catalogue": str(REPOSITORY / ".test" / "vla" / "catalogue.csv"),
+        "radius_deg": 0.05,
+        "min_flux_jy": 0.0,
+        "spectral_index": 0.0,
+        "reference_frequency_hz": 36308479452.0,
+    },
+    "model_image": {"size": 256, "scale_arcsec": 0.4, "spectral_terms": 1},
+    "clean": {"size": 256, "scale_arcsec": 0.4, "niter": 1000, "auto_threshold": 3.0},
+}
+TEST_USER = "contimg-test"
+
+
+def vla_workdir(workdir: Path, **changes: object) -> Path:
+    """A working directory with the real VLA Measurement Set unpacked into data/."""
+    (workdir / "data").mkdir(parents=True)
+    with tarfile.open(VLA_ARCHIVE) as archive:
+        archive.extractall(workdir / "data", filter="data")
+    config = merged(merged(base_config(), VLA_CHANGES), changes)
+    write_workdir(workdir, config, {"vla": VLA_SET})
+    return workdir
+
+
+def test_a_dry_run_plans_without_any_docker_engine(tmp_path: Path) -> None:
+    workdir = vla_workdir(tmp_path / "run")
+
+    result = snakemake(
+        workdir, "-n", env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    )
+
+    assert result.returncode == 0, tail(result)
+    assert "clean" in result.stdout and "draw_model" in result.stdout
+    assert not (workdir / "results").exists()
+
+
+def test_the_example_plans_from_the_repository_root() -> None:
+    result = subprocess.run(
+        [str(Path(os.sys.executable).with_name("snakemake")), "-n", "--quiet"],
+        cwd=REPOSITORY,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_image_without_an_option_the_config_uses_stops_the_run_at_start(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", clean={"extra": ["-no-such-option"]})
+
+    with WorkerWatch(docker_client) as watch:
+        result = snakemake(workdir, "--cores", "2")
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "-no-such-option" in output and worker_image in output
+    assert not (workdir / "results" / "vla" / "sky_model.txt").exists()
+    assert not set(workers(docker_client)) & watch.names
+
+
+def test_a_failing_wsclean_step_leaves_no_product_and_no_worker(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", clean={"weight": ["nonsense"]})
+
+    with WorkerWatch(docker_client) as watch:
+        result = snakemake(workdir, "--cores", "2")
+
+    log = (workdir / "logs" / "vla" / "clean.log").read_text()
+    assert result.returncode != 0
+    assert "Unknown weighting mode" in log
+    assert "exit code: 255" in log and "'-weight', 'nonsense'" in log
+    assert not list((workdir / "results" / "vla" / "clean").glob("*.fits"))
+    assert (workdir / "results" / "vla" / "predict.json").is_file()
+    assert not list((workdir / "scratch" / "staging").iterdir())
+    assert len(watch.names) == 1
+    assert not set(workers(docker_client)) & watch.names
+
+
+def test_a_missing_column_is_refused_before_wsclean_runs(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", clean={"data_column": "CORRECTED_DATA"})
+
+    result = snakemake(workdir, "--cores", "2")
+
+    log = (workdir / "logs" / "vla" / "clean.log").read_text()
+    assert result.returncode != 0
+    assert "has no column CORRECTED_DATA" in log
+    assert "wsclean" not in log.lower().split("has no column")[0].split("\n")[-1]
+    assert not (workdir / "results" / "vla" / "clean").exists()
+
+
+def test_a_set_outside_the_mounted_roots_is_refused_by_name(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", roots={"inputs": ["elsewhere"]})
+
+    result = snakemake(workdir, "--cores", "2")
+
+    log = (workdir / "logs" / "vla" / "predict.log").read_text()
+    assert result.returncode != 0
+    assert "is not under any directory the worker mounts" in log
+    assert str(workdir / "elsewhere") in log
+
+
+def run_user() -> tuple[int, int]:
+    """Who runs the ownership test: this user, or a plain user when this is root."""
+    if os.getuid() != 0:
+        return os.getuid(), os.getgid()
+    try:
+        entry = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", TEST_USER], check=True)
+        entry = pwd.getpwnam(TEST_USER)
+    subprocess.run(["usermod", "-aG", "docker", TEST_USER], check=True)
+    return entry.pw_uid, entry.pw_gid
+
+
+def test_the_real_vla_set_images_and_every_file_belongs_to_the_user(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    uid, gid = run_user()
+    workdir = vla_workdir(tmp_path / "run")
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    os.chmod(tmp_path, 0o755)
+
+    result = snakemake(workdir, "--cores", "2", user=(uid, gid))
+
+    assert result.returncode == 0, tail(result)
+    for product in ("image", "residual", "model", "psf"):
+        assert (workdir / "results" / "vla" / "clean" / f"vla-{product}.fits").is_file()
+    foreign = [str(path) for path in workdir.rglob("*") if path.lstat().st_uid != uid]
+    assert foreign == []

@@ -1,0 +1,186 @@
+"""The example pipeline, run for real: two Measurement Sets, --cores 2, one worker.
+
+One run serves every test here: the bundled DSA-110 example (made by the
+workflow itself) and a copy of it under a second name, so that jobs of the
+two sets run side by side in the one worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import docker
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from contimg.skymodel import brightest, read_sky_model
+from tests.integration.pipeline import (
+    WorkerWatch,
+    base_config,
+    merged,
+    snakemake,
+    tail,
+    workers,
+    write_workdir,
+)
+
+pytestmark = pytest.mark.integration
+
+SETS = {
+    "cosmos": "resources/example/dsa110_cosmos.ms",
+    "cosmos_copy": "resources/copies/dsa110_cosmos_copy.ms",
+}
+
+
+@dataclass
+class ExampleRun:
+    workdir: Path
+    result: subprocess.CompletedProcess[str]
+    watch: WorkerWatch
+    data_before: dict[str, str]
+
+
+def data_column_digest(measurement_set: Path) -> str:
+    """A checksum of the DATA column, to prove the pipeline never changes it."""
+    from casacore.tables import table
+
+    with table(str(measurement_set), ack=False) as main:
+        return hashlib.sha256(main.getcol("DATA").tobytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def example_run(
+    docker_client: docker.DockerClient,
+    worker_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ExampleRun:
+    workdir = tmp_path_factory.mktemp("example")
+    config = merged(
+        base_config(),
+        {
+            "roots": {"inputs": ["resources"]},
+            "wsclean": {"threads": 1},
+            "clean": {"data_column": "MODEL_DATA"},
+        },
+    )
+    write_workdir(workdir, config, SETS)
+
+    made = snakemake(workdir, "--cores", "2", SETS["cosmos"])
+    assert made.returncode == 0, tail(made)
+    copy = workdir / SETS["cosmos_copy"]
+    shutil.copytree(workdir / SETS["cosmos"], copy)
+    before = {name: data_column_digest(workdir / path) for name, path in SETS.items()}
+
+    with WorkerWatch(docker_client) as watch:
+        result = snakemake(workdir, "--cores", "2")
+    return ExampleRun(workdir, result, watch, before)
+
+
+def test_the_run_succeeds_and_removes_its_worker(
+    example_run: ExampleRun, docker_client: docker.DockerClient
+) -> None:
+    assert example_run.result.returncode == 0, tail(example_run.result)
+    assert not set(workers(docker_client)) & example_run.watch.names
+
+
+def test_exactly_one_worker_served_the_whole_run(example_run: ExampleRun) -> None:
+    assert max(example_run.watch.counts) == 1
+    assert len(example_run.watch.names) == 1
+
+
+def log_span(log: Path) -> tuple[datetime, datetime]:
+    """First and last time stamp that contimg wrote into a rule's log."""
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)", log.read_text(), re.M)
+    times = [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s in stamps]
+    return min(times), max(times)
+
+
+def test_jobs_of_the_two_sets_ran_side_by_side(example_run: ExampleRun) -> None:
+    spans = {
+        (name, step): log_span(example_run.workdir / "logs" / name / f"{step}.log")
+        for name in SETS
+        for step in ("draw_model", "predict", "clean")
+    }
+
+    overlapping = [
+        (a, b)
+        for a, (a_start, a_end) in spans.items()
+        for b, (b_start, b_end) in spans.items()
+        if a[0] < b[0] and a_start < b_end and b_start < a_end
+    ]
+    assert overlapping, spans
+
+
+def test_every_product_is_in_place(example_run: ExampleRun) -> None:
+    for name in SETS:
+        results = example_run.workdir / "results" / name
+        for product in ("image", "residual", "model", "psf"):
+            assert (results / "clean" / f"{name}-{product}.fits").is_file()
+        assert (results / "model" / f"{name}-term-0.fits").is_file()
+        assert (results / "predict.json").is_file()
+    assert not list((example_run.workdir / "scratch" / "staging").iterdir())
+
+
+def test_predict_wrote_model_data_and_left_data_alone(example_run: ExampleRun) -> None:
+    from casacore.tables import table
+
+    for name, path in SETS.items():
+        measurement_set = example_run.workdir / path
+        with table(str(measurement_set), ack=False) as main:
+            assert "MODEL_DATA" in main.colnames()
+            model = main.getcol("MODEL_DATA", nrow=2000)
+        assert np.abs(model).max() > 0
+        assert data_column_digest(measurement_set) == example_run.data_before[name]
+
+
+def image_plane(path: Path) -> tuple[np.ndarray, WCS, float]:
+    """Pixels, celestial WCS and frequency of a WSClean FITS image."""
+    with fits.open(path) as hdus:
+        header = hdus[0].header
+        return hdus[0].data.squeeze(), WCS(header).celestial, float(header["CRVAL3"])
+
+
+def test_the_brightest_source_is_recovered_where_and_as_bright_as_the_sky_model_says(
+    example_run: ExampleRun,
+) -> None:
+    results = example_run.workdir / "results" / "cosmos"
+    source = brightest(read_sky_model(results / "sky_model.txt"))
+    image, wcs, frequency = image_plane(results / "clean" / "cosmos-image.fits")
+    clean_model, _, _ = image_plane(results / "clean" / "cosmos-model.fits")
+    x, y = (float(v) for v in wcs.world_to_pixel_values(source.ra_deg, source.dec_deg))
+    column, row = round(x), round(y)
+
+    box = image[row - 5 : row + 6, column - 5 : column + 6]
+    peak_row, peak_column = np.unravel_index(np.argmax(box), box.shape)
+    # Integrated flux: the clean components within 5 pixels of the source.
+    flux = float(clean_model[row - 5 : row + 6, column - 5 : column + 6].sum())
+    expected = float(source.flux_at(frequency))
+
+    print(
+        f"{source.name}: expected {expected:.4f} Jy at pixel ({x:.2f}, {y:.2f}); "
+        f"clean found {flux:.4f} Jy, peak at ({column - 5 + peak_column}, "
+        f"{row - 5 + peak_row})"
+    )
+    assert abs(peak_column - 5) <= 1 and abs(peak_row - 5) <= 1
+    assert flux == pytest.approx(expected, rel=0.02)
+
+
+def test_the_model_image_has_the_source_at_the_same_pixel(
+    example_run: ExampleRun,
+) -> None:
+    results = example_run.workdir / "results" / "cosmos"
+    source = brightest(read_sky_model(results / "sky_model.txt"))
+    model, wcs, _ = image_plane(results / "model" / "cosmos-term-0.fits")
+    x, y = (float(v) for v in wcs.world_to_pixel_values(source.ra_deg, source.dec_deg))
+
+    peak_row, peak_column = np.unravel_index(np.argmax(model), model.shape)
+
+    assert (abs(peak_column - x) <= 1) and (abs(peak_row - y) <= 1)

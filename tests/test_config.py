@@ -1,0 +1,98 @@
+"""The config: schema validation through Snakemake, and its typed settings."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from contimg import config as settings
+from contimg.errors import ConfigError
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPOSITORY / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def example_config() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
+        (REPOSITORY / "config" / "config.yaml").read_text()
+    )
+    return loaded
+
+
+def test_the_bundled_config_is_valid() -> None:
+    config = example_config()
+
+    validate(config, SCHEMA)
+    settings.check_consistency(config)
+
+
+def test_an_unknown_key_is_refused_by_name() -> None:
+    config = example_config()
+    config["clean"]["nitre"] = 5
+
+    with pytest.raises(WorkflowError, match="nitre"):
+        validate(config, SCHEMA)
+
+
+def test_defaults_fill_keys_left_out() -> None:
+    config = example_config()
+    del config["clean"]["mgain"]
+
+    validate(config, SCHEMA)
+
+    assert config["clean"]["mgain"] == 0.8
+
+
+def test_an_odd_image_size_is_refused() -> None:
+    config = example_config()
+    config["clean"]["size"] = 1023
+
+    with pytest.raises(ConfigError, match=r"clean\.size is 1023"):
+        settings.check_consistency(config)
+
+
+def test_worker_settings_resolve_roots_against_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    config = copy.deepcopy(example_config())
+
+    worker = settings.worker_settings(config, tmp_path)
+
+    assert worker.image == "contimg/wsclean:3.7"
+    assert worker.roots == (
+        (tmp_path / "resources").resolve(),
+        (tmp_path / "results").resolve(),
+        (tmp_path / "scratch").resolve(),
+    )
+    assert worker.stop_timeout_s == 30
+
+
+def test_clean_options_come_from_the_clean_section() -> None:
+    options = settings.clean_options(example_config()["clean"])
+
+    assert options.geometry.size == 1024
+    assert options.weight == ("briggs", "0")
+    assert options.data_column == "DATA"
+    assert options.update_model is False
+
+
+def test_the_measurement_set_table_refuses_repeated_names(tmp_path: Path) -> None:
+    table = tmp_path / "sets.tsv"
+    table.write_text("name\tpath\na\tx.ms\na\ty.ms\n")
+
+    with pytest.raises(ConfigError, match=r"names a more than once"):
+        settings.read_measurement_sets(table, tmp_path)
+
+
+def test_the_measurement_set_table_needs_both_columns(tmp_path: Path) -> None:
+    table = tmp_path / "sets.tsv"
+    table.write_text("name\nfirst\n")
+
+    with pytest.raises(ConfigError, match="lacks the column"):
+        settings.read_measurement_sets(table, tmp_path)

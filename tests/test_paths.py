@@ -1,0 +1,72 @@
+"""Paths handed to the worker, and moving staged products into place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contimg.errors import PathOutsideRootsError, StepOutputError
+from contimg.paths import publish, require_under_roots
+
+
+def test_a_path_under_a_root_is_accepted_and_resolved(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "sets").mkdir(parents=True)
+
+    resolved = require_under_roots(
+        root / "sets" / ".." / "sets" / "a.ms", [root], "set"
+    )
+
+    assert resolved == (root / "sets" / "a.ms").resolve()
+
+
+def test_a_path_outside_every_root_names_the_path_and_the_roots(tmp_path: Path) -> None:
+    roots = [tmp_path / "inputs", tmp_path / "results"]
+
+    with pytest.raises(PathOutsideRootsError) as raised:
+        require_under_roots(tmp_path / "elsewhere" / "a.ms", roots, "Measurement Set")
+
+    message = str(raised.value)
+    assert "Measurement Set" in message
+    assert str(tmp_path / "elsewhere" / "a.ms") in message
+    assert str(tmp_path / "inputs") in message and str(tmp_path / "results") in message
+
+
+def test_a_link_pointing_outside_the_roots_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "inputs"
+    root.mkdir()
+    outside = tmp_path / "outside.ms"
+    outside.mkdir()
+    (root / "linked.ms").symlink_to(outside)
+
+    with pytest.raises(PathOutsideRootsError, match=r"outside\.ms"):
+        require_under_roots(root / "linked.ms", [root], "Measurement Set")
+
+
+def test_a_sibling_with_a_common_prefix_is_not_under_the_root(tmp_path: Path) -> None:
+    with pytest.raises(PathOutsideRootsError):
+        require_under_roots(tmp_path / "data2" / "a.ms", [tmp_path / "data"], "set")
+
+
+def test_publish_moves_every_file_or_none(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "a.fits").write_text("a")
+    final = tmp_path / "results"
+
+    with pytest.raises(StepOutputError, match=r"b\.fits"):
+        publish(
+            [
+                (staging / "a.fits", final / "a.fits"),
+                (staging / "b.fits", final / "b.fits"),
+            ]
+        )
+    assert not final.exists()
+
+    (staging / "b.fits").write_text("b")
+    publish(
+        [(staging / "a.fits", final / "a.fits"), (staging / "b.fits", final / "b.fits")]
+    )
+    assert (final / "a.fits").read_text() == "a"
+    assert sorted(p.name for p in final.iterdir()) == ["a.fits", "b.fits"]

@@ -1,0 +1,155 @@
+"""Catalogue to sky model: selection, formatting, and the spectral model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.coordinates import SkyCoord
+
+from contimg.errors import SkyModelError
+from contimg.skymodel import (
+    Component,
+    Selection,
+    component_line,
+    format_dec,
+    format_ra,
+    read_catalogue,
+    read_sky_model,
+    select_components,
+    sky_model_text,
+    write_sky_model,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+NVSS = REPOSITORY / "resources" / "nvss" / "COSMOS_NVSS_model_extracted.csv"
+
+
+def component(**changes: object) -> Component:
+    values: dict[str, object] = {
+        "name": "s1",
+        "ra_deg": 150.0,
+        "dec_deg": 1.7,
+        "stokes_i_jy": 1.0,
+        "spectral_terms": (-0.7,),
+        "logarithmic": True,
+        "reference_hz": 1.4e9,
+    }
+    values.update(changes)
+    return Component(**values)  # type: ignore[arg-type]
+
+
+def test_coordinates_are_written_as_the_text_format_wants() -> None:
+    assert format_ra(150.0) == "10:00:00.0000"
+    assert format_ra(359.99999999) == "00:00:00.0000"
+    assert format_dec(1.7) == "+01.42.00.000"
+    assert format_dec(-30.5125) == "-30.30.45.000"
+
+
+def test_a_component_line_has_every_field_in_order() -> None:
+    line = component_line(component(name="NVSS_J1", stokes_i_jy=0.25))
+
+    assert line == (
+        "NVSS_J1,POINT,10:00:00.0000,+01.42.00.000,0.25,[-0.7],true,1400000000.0,,,"
+    )
+
+
+def test_the_format_line_carries_the_default_reference_frequency() -> None:
+    text = sky_model_text([component()], reference_hz=1.4e9)
+
+    assert text.splitlines()[0].startswith("Format = Name, Type, Ra, Dec, I,")
+    assert "ReferenceFrequency='1400000000.0'" in text.splitlines()[0]
+
+
+def test_logarithmic_spectral_index_scales_as_a_power_law() -> None:
+    source = component(stokes_i_jy=2.0, spectral_terms=(-0.7,))
+
+    assert source.flux_at(1.4e9) == pytest.approx(2.0)
+    assert source.flux_at(2.8e9) == pytest.approx(2.0 * 2**-0.7)
+
+
+def test_ordinary_polynomial_adds_terms_in_frequency_ratio() -> None:
+    source = component(stokes_i_jy=2.0, spectral_terms=(1.0, 0.5), logarithmic=False)
+
+    # 2 + 1 * (2 - 1) + 0.5 * (2 - 1)**2
+    assert source.flux_at(2.8e9) == pytest.approx(3.5)
+    assert np.allclose(source.flux_at(np.array([1.4e9, 2.8e9])), [2.0, 3.5])
+
+
+def test_selection_keeps_sources_inside_radius_and_above_flux_brightest_first() -> None:
+    catalogue = pd.DataFrame(
+        {
+            "name": ["near_faint", "near_bright", "far_bright", "edge"],
+            "ra_deg": [150.0, 150.1, 152.0, 150.0],
+            "dec_deg": [1.7, 1.7, 1.7, 2.19],
+            "stokes_I_Jy": [0.001, 0.5, 0.9, 0.05],
+        }
+    )
+    selection = Selection(
+        centre=SkyCoord(ra=150.0 * u.deg, dec=1.7 * u.deg),
+        radius_deg=0.5,
+        min_flux_jy=0.01,
+        spectral_index=-0.7,
+        reference_hz=1.4e9,
+    )
+
+    chosen = select_components(catalogue, selection)
+
+    assert [source.name for source in chosen] == ["near_bright", "edge"]
+    assert chosen[0].spectral_terms == (-0.7,)
+
+
+def test_the_real_nvss_extract_reads_and_selects() -> None:
+    catalogue = read_catalogue(NVSS)
+    selection = Selection(
+        centre=SkyCoord(ra=150.0 * u.deg, dec=1.7 * u.deg),
+        radius_deg=0.7,
+        min_flux_jy=0.005,
+        spectral_index=-0.7,
+        reference_hz=1.4e9,
+    )
+
+    chosen = select_components(catalogue, selection)
+
+    assert len(catalogue) == 848
+    assert 20 < len(chosen) < 100
+    assert chosen[0].name == "NVSS_J095921+011801"
+
+
+def test_written_sky_model_reads_back_the_same(tmp_path: Path) -> None:
+    sources = [
+        component(name="a", ra_deg=149.5, dec_deg=-2.25, stokes_i_jy=0.3),
+        component(name="b", ra_deg=0.25, dec_deg=45.125, spectral_terms=(-0.8, 0.1)),
+    ]
+    path = tmp_path / "sky.txt"
+
+    write_sky_model(path, sources, 1.4e9)
+    again = read_sky_model(path)
+
+    assert [s.name for s in again] == ["a", "b"]
+    for before, after in zip(sources, again, strict=True):
+        assert after.ra_deg == pytest.approx(before.ra_deg, abs=1e-6)
+        assert after.dec_deg == pytest.approx(before.dec_deg, abs=1e-6)
+        assert after.spectral_terms == before.spectral_terms
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_catalogue_without_a_flux_column_names_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text("name,ra_deg,dec_deg,flux\nx,1,2,3\n")
+
+    with pytest.raises(SkyModelError, match=r"lacks the column\(s\) stokes_I_Jy"):
+        read_catalogue(path)
+
+
+def test_a_malformed_sky_model_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "sky.txt"
+    path.write_text(sky_model_text([component()], 1.4e9) + "broken,POINT,xx\n")
+
+    with pytest.raises(SkyModelError, match="line 3"):
+        read_sky_model(path)

@@ -1,0 +1,20 @@
+rule clean:
+    input:
+        measurement_set=get_measurement_set,
+        # Imaging waits for predict: both open the same Measurement Set.
+        predict_record=rules.predict.output.record,
+    output:
+        **{
+            product: f"{RESULTS}/{{ms}}/clean/{{ms}}-{product}.fits"
+            for product in CLEAN_PRODUCTS
+        },
+    log:
+        "logs/{ms}/clean.log",
+    threads: config["wsclean"]["threads"]
+    resources:
+        mem_mb=config["wsclean"]["mem_mb"],
+    params:
+        clean=config["clean"],
+        image=config["worker"]["image"],
+    wrapper:
+        wrapper_path("clean")

@@ -1,0 +1,44 @@
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from contimg import config as settings
+from contimg.run import enter_run
+
+validate(config, schema="../schemas/config.schema.yaml")
+settings.check_consistency(config)
+
+# Every job of this run (child processes of this one) inherits the run's identity.
+RUN_ID = enter_run()
+WORKDIR = Path.cwd()
+WORKER = settings.worker_settings(config, WORKDIR)
+RESULTS = config["roots"]["results"]
+MEASUREMENT_SETS = settings.read_measurement_sets(
+    Path(config["measurement_sets"]), WORKDIR
+)
+TERM_COUNT = config["model_image"]["spectral_terms"]
+CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
+
+
+wildcard_constraints:
+    ms="[^/]+",
+
+
+def get_measurement_set(wildcards):
+    """The Measurement Set of a wildcard name; its in-place changes rerun nothing."""
+    return ancient(MEASUREMENT_SETS[wildcards.ms])
+
+
+def get_final_outputs():
+    """The cleaned images of every Measurement Set in the config's table."""
+    return expand(
+        f"{RESULTS}/{{ms}}/clean/{{ms}}-{{product}}.fits",
+        ms=MEASUREMENT_SETS,
+        product=CLEAN_PRODUCTS,
+    )
+
+
+def wrapper_path(name):
+    """A wrapper kept in this repository, for the wrapper: directive."""
+    return f"file:{workflow.basedir}/workflow/wrappers/{name}"

@@ -1,0 +1,19 @@
+rule draw_model:
+    input:
+        sky_model=rules.sky_model.output.sky_model,
+        measurement_set=get_measurement_set,
+    output:
+        term_images=[
+            f"{RESULTS}/{{ms}}/model/{{ms}}-term-{term}.fits"
+            for term in range(TERM_COUNT)
+        ],
+    log:
+        "logs/{ms}/draw_model.log",
+    threads: config["wsclean"]["threads"]
+    resources:
+        mem_mb=config["wsclean"]["mem_mb"],
+    params:
+        model_image=config["model_image"],
+        image=config["worker"]["image"],
+    wrapper:
+        wrapper_path("draw_model")

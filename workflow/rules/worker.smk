@@ -1,0 +1,17 @@
+from contimg import logs
+from contimg.lifecycle import planned_commands, start_run_worker, stop_run_worker
+
+
+onstart:
+    logs.configure()
+    start_run_worker(WORKER, planned_commands(config, WORKDIR))
+
+
+onsuccess:
+    logs.configure()
+    stop_run_worker(WORKER)
+
+
+onerror:
+    logs.configure()
+    stop_run_worker(WORKER)

@@ -1,0 +1,17 @@
+"""Render the sky model to term images: `wsclean -draw-model` in the run's worker."""
+
+from pathlib import Path
+
+from contimg.config import draw_model_options
+from contimg.snakemake_job import run_step, step_context
+from contimg.steps import draw_model
+
+run_step(
+    lambda: draw_model(
+        sky_model=Path(snakemake.input.sky_model),
+        measurement_set_path=Path(snakemake.input.measurement_set),
+        term_images=[Path(path) for path in snakemake.output.term_images],
+        options=draw_model_options(snakemake.params.model_image),
+        context=step_context(snakemake, "draw_model"),
+    )
+)
