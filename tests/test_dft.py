@@ -43,7 +43,7 @@ def test_component_at_phase_centre_gives_its_flux_on_every_baseline() -> None:
     )
 
 
-def test_offset_in_ra_gives_negative_phase_on_an_east_baseline() -> None:
+def test_offset_in_ra_gives_positive_phase_on_an_east_baseline() -> None:
     offset_rad = 1e-4
     source = point("east", math.degrees(offset_rad), 0.0, spectral_index=0.0)
     u_m = 100.0
@@ -52,10 +52,10 @@ def test_offset_in_ra_gives_negative_phase_on_an_east_baseline() -> None:
         0, 0
     ]
 
-    # l = sin(offset) at Dec 0; V = S exp(-2 pi i u l / lambda).
+    # l = sin(offset) at Dec 0; V = S exp(+2 pi i u l / lambda).
     wavelength_m = SPEED_OF_LIGHT_M_S / 1.4e9
-    expected_phase = -2 * math.pi * u_m * math.sin(offset_rad) / wavelength_m
-    assert -math.pi < expected_phase < -0.1
+    expected_phase = 2 * math.pi * u_m * math.sin(offset_rad) / wavelength_m
+    assert 0.1 < expected_phase < math.pi
     assert abs(visibility) == pytest.approx(2.0, abs=1e-12)
     assert np.angle(visibility) == pytest.approx(expected_phase, abs=1e-9)
 
@@ -71,8 +71,8 @@ def test_w_term_uses_n_minus_one() -> None:
 
     wavelength_m = SPEED_OF_LIGHT_M_S / 1.4e9
     n_minus_one = math.cos(offset_rad) - 1.0
-    expected_phase = -2 * math.pi * w_m * n_minus_one / wavelength_m
-    assert expected_phase > 0.1
+    expected_phase = 2 * math.pi * w_m * n_minus_one / wavelength_m
+    assert expected_phase < -0.1
     assert np.angle(visibility) == pytest.approx(expected_phase, abs=1e-9)
 
 
@@ -84,7 +84,7 @@ def test_north_offset_on_a_pure_v_baseline() -> None:
     )[0, 0]
 
     wavelength_m = SPEED_OF_LIGHT_M_S / 1.4e9
-    expected_phase = -2 * math.pi * 500.0 * math.sin(math.radians(0.1)) / wavelength_m
+    expected_phase = 2 * math.pi * 500.0 * math.sin(math.radians(0.1)) / wavelength_m
     wrapped = (expected_phase + math.pi) % (2 * math.pi) - math.pi
     assert np.angle(visibility) == pytest.approx(wrapped, abs=1e-6)
 

@@ -227,7 +227,7 @@ def reference_visibility(
         )
         n_ = math.sqrt(1 - l_ * l_ - m_ * m_)
         path_m = uvw_m[0] * l_ + uvw_m[1] * m_ + uvw_m[2] * (n_ - 1)
-        phase = -2 * math.pi * path_m * frequency_hz / 299792458.0
+        phase = 2 * math.pi * path_m * frequency_hz / 299792458.0
         flux = float(component.flux_at(frequency_hz))
         total += flux * complex(math.cos(phase), math.sin(phase))
     return total

@@ -4,7 +4,8 @@ This is an independent predictor: it does not use WSClean, so comparing its
 output with WSClean's MODEL_DATA (or imaging a set whose DATA it wrote) tests
 the imaging chain rather than repeating it.
 
-Conventions, the ones casacore, CASA and WSClean use for MODEL_DATA:
+Conventions, the ones WSClean's -predict uses for MODEL_DATA (the integration
+test of the example compares the two, so a change of convention fails there):
 
 - (u, v, w) in metres as stored in a Measurement Set's UVW column, that is for
   the baseline from ANTENNA1 to ANTENNA2: position(ANTENNA2) - position(ANTENNA1)
@@ -16,8 +17,8 @@ Conventions, the ones casacore, CASA and WSClean use for MODEL_DATA:
   m = sin(dec) cos(dec0) - cos(dec) sin(dec0) cos(dra),
   n = sqrt(1 - l**2 - m**2).
 - V(u, v, w, f) = sum over components of
-  S(f) exp(-2 pi i (u l + v m + w (n - 1)) f / c),
-  with the negative sign in the exponent and the w-term with (n - 1), so that a
+  S(f) exp(+2 pi i (u l + v m + w (n - 1)) f / c),
+  with the positive sign in the exponent and the w-term with (n - 1), so that a
   component at the phase centre has the constant, real visibility S(f).
 - The result is the Stokes I visibility. With linear feeds and the CASA
   definition I = (XX + YY) / 2, an unpolarised component gives XX = YY = V.
@@ -143,7 +144,7 @@ def predict_visibilities(
     lmn = direction_cosines(components, phase_centre_ra_deg, phase_centre_dec_deg)
     fluxes = component_fluxes(components, frequencies)
     # Phase per metre of path difference in each channel, sign of the convention.
-    wavenumbers = -2.0 * math.pi * frequencies / SPEED_OF_LIGHT_M_S
+    wavenumbers = 2.0 * math.pi * frequencies / SPEED_OF_LIGHT_M_S
 
     step = rows_per_chunk(len(components), frequencies.size, chunk_elements)
     for start in range(0, uvw.shape[0], step):

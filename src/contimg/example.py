@@ -13,7 +13,7 @@ Conventions:
   uvw(ANTENNA2) - uvw(ANTENNA1), the baseline POSITION2 - POSITION1 that the
   Measurement Set definition (v2.0) gives for the UVW column and that casacore's
   MSUVWGenerator writes. The wrong sign would mirror the image.
-- DATA follows contimg.dft: V = sum S exp(-2 pi i (u l + v m + w (n - 1)) f / c),
+- DATA follows contimg.dft: V = sum S exp(+2 pi i (u l + v m + w (n - 1)) f / c),
   written as XX = YY = V (Stokes I = (XX + YY) / 2) and XY = YX = 0.
 - TIME is the centre of each integration; the middle of the observation is the
   phase centre's transit (apparent hour angle 0) at the array centre, taken as

@@ -45,7 +45,12 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
         root.mkdir(parents=True, exist_ok=True)
     container, _ = ensure_worker(client, identity, settings)
     every_argument = [argument for command in commands for argument in command]
-    require_options(client, container, settings.image, every_argument)
+    try:
+        require_options(client, container, settings.image, every_argument)
+    except ContimgError:
+        # Snakemake calls no onerror when onstart fails: remove the worker here.
+        remove_worker(client, identity, settings)
+        raise
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import docker
@@ -50,7 +52,7 @@ def vla_workdir(workdir: Path, **changes: object) -> Path:
     """A working directory with the real VLA Measurement Set unpacked into data/."""
     (workdir / "data").mkdir(parents=True)
     with tarfile.open(VLA_ARCHIVE) as archive:
-        archive.extractall(workdir / "data", filter="data")
+        archive.extractall(workdir / "data")  # our own archive, from tests/data
     config = merged(merged(base_config(), VLA_CHANGES), changes)
     write_workdir(workdir, config, {"vla": VLA_SET})
     return workdir
@@ -156,18 +158,26 @@ def run_user() -> tuple[int, int]:
 
 
 def test_the_real_vla_set_images_and_every_file_belongs_to_the_user(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    docker_client: docker.DockerClient, worker_image: str
 ) -> None:
     uid, gid = run_user()
-    workdir = vla_workdir(tmp_path / "run")
-    for path in [tmp_path, *tmp_path.rglob("*")]:
-        os.chown(path, uid, gid, follow_symlinks=False)
-    os.chmod(tmp_path, 0o755)
+    # Not under pytest's temporary folder, which only its owner may enter.
+    base = Path(tempfile.mkdtemp(prefix="contimg-owner-"))
+    try:
+        workdir = vla_workdir(base / "run")
+        (base / "home").mkdir()
+        for path in [base, *base.rglob("*")]:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        name = pwd.getpwuid(uid).pw_name
+        env = {"HOME": str(base / "home"), "USER": name, "LOGNAME": name}
 
-    result = snakemake(workdir, "--cores", "2", user=(uid, gid))
+        result = snakemake(workdir, "--cores", "2", env=env, user=(uid, gid))
 
-    assert result.returncode == 0, tail(result)
-    for product in ("image", "residual", "model", "psf"):
-        assert (workdir / "results" / "vla" / "clean" / f"vla-{product}.fits").is_file()
-    foreign = [str(path) for path in workdir.rglob("*") if path.lstat().st_uid != uid]
-    assert foreign == []
+        assert result.returncode == 0, tail(result)
+        clean = workdir / "results" / "vla" / "clean"
+        for product in ("image", "residual", "model", "psf"):
+            assert (clean / f"vla-{product}.fits").is_file()
+        foreign = [str(p) for p in workdir.rglob("*") if p.lstat().st_uid != uid]
+        assert foreign == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

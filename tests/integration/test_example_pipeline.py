@@ -184,3 +184,21 @@ def test_the_model_image_has_the_source_at_the_same_pixel(
     peak_row, peak_column = np.unravel_index(np.argmax(model), model.shape)
 
     assert (abs(peak_column - x) <= 1) and (abs(peak_row - y) <= 1)
+
+
+def test_wsclean_predict_agrees_with_the_direct_fourier_transform_in_data(
+    example_run: ExampleRun,
+) -> None:
+    """DATA of the example is contimg.dft's transform of the same sky: the sign
+    convention of contimg.dft is WSClean's, or this differs by a conjugation."""
+    from casacore.tables import table
+
+    with table(str(example_run.workdir / SETS["cosmos"]), ack=False) as main:
+        data = main.getcol("DATA", nrow=20000)[:, :, 0]
+        model = main.getcol("MODEL_DATA", nrow=20000)[:, :, 0]
+
+    error = np.median(np.abs(model - data)) / np.mean(np.abs(data))
+    conjugated = np.median(np.abs(model - np.conj(data))) / np.mean(np.abs(data))
+    print(f"median |MODEL_DATA - DATA| / mean |DATA| = {error:.2e}")
+    assert error < 0.01
+    assert conjugated > 0.1

@@ -218,3 +218,22 @@ def test_an_exited_worker_is_replaced(
     assert second.id != first.id
     second.reload()
     assert second.status == "running"
+
+
+def test_the_operator_commands_list_and_remove_a_run_worker(
+    docker_client: docker.DockerClient,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from contimg.cli import main
+
+    ensure_worker(docker_client, identity, settings)
+
+    assert main(["workers"]) == 0
+    listing = capsys.readouterr().out
+    assert identity.run_id in listing and identity.worker_name in listing
+
+    assert main(["remove", identity.run_id, "--stop-timeout", "5"]) == 0
+    assert find_worker(docker_client, identity) is None
+    assert main(["remove", identity.run_id]) == 1

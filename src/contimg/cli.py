@@ -1,0 +1,130 @@
+"""`contimg`: operator commands for the workers on this host's container engine.
+
+contimg workers            list contimg workers (run, owner, host, age, state)
+contimg remove RUN         remove one run's worker (yours only)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from docker.models.containers import Container
+
+from contimg import logs
+from contimg.errors import ContimgError
+from contimg.worker import (
+    LABEL_PREFIX,
+    RUN_LABEL,
+    WORKER_LABEL,
+    connect,
+    remove_container,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def age(container: Container) -> str:
+    """How long ago the container was created, as h:mm:ss."""
+    created = datetime.fromisoformat(
+        container.attrs["Created"][:26].rstrip("Z") + "+00:00"
+    )
+    seconds = int((datetime.now(UTC) - created).total_seconds())
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def contimg_workers(timeout_s: float) -> list[Container]:
+    """Every container that carries contimg's worker label, running or not."""
+    client = connect(timeout_s)
+    filters = {"label": f"{WORKER_LABEL}=true"}
+    containers: list[Container] = client.containers.list(all=True, filters=filters)
+    return containers
+
+
+def list_workers(timeout_s: float) -> int:
+    """Print one line per worker."""
+    rows = [("RUN", "OWNER", "HOST", "AGE", "STATE", "NAME")]
+    for container in contimg_workers(timeout_s):
+        labels = container.labels
+        rows.append(
+            (
+                labels.get(RUN_LABEL, "?"),
+                f"{labels.get(f'{LABEL_PREFIX}.owner-name', '?')}"
+                f"({labels.get(f'{LABEL_PREFIX}.owner', '?')})",
+                labels.get(f"{LABEL_PREFIX}.host", "?"),
+                age(container),
+                container.status,
+                container.name or "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+            )
+        )
+    return 0
+
+
+def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
+    """Remove the worker of one run, when it belongs to the invoking user."""
+    matching = [
+        container
+        for container in contimg_workers(timeout_s)
+        if container.labels.get(RUN_LABEL) == run_id
+        and container.labels.get(f"{LABEL_PREFIX}.owner") == str(os.getuid())
+    ]
+    if not matching:
+        logger.error(
+            "no worker of run %s owned by uid %d on this engine", run_id, os.getuid()
+        )
+        return 1
+    for container in matching:
+        remove_container(container, stop_timeout_s)
+        logger.info("removed %s", container.name)
+    return 0
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="contimg", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--engine-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for each call to the engine (default 60)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("workers", help="list contimg workers on this engine")
+    remove = commands.add_parser("remove", help="remove one run's worker")
+    remove.add_argument(
+        "run", help="the run's identifier (the RUN column of `workers`)"
+    )
+    remove.add_argument("--stop-timeout", type=float, default=30.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `contimg` command."""
+    arguments = parse_arguments(argv)
+    logs.configure()
+    try:
+        if arguments.command == "workers":
+            return list_workers(arguments.engine_timeout)
+        return remove_run(
+            arguments.run, arguments.engine_timeout, arguments.stop_timeout
+        )
+    except ContimgError as error:
+        logger.error("%s", error)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
