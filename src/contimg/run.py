@@ -13,6 +13,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from contimg.errors import WorkerError
 
@@ -53,6 +54,8 @@ class RunIdentity:
     gid: int
     user: str
     owner_pid: int
+    workdir: Path
+    """The directory the run works in (Snakemake's working directory)."""
 
     @classmethod
     def current(cls, run_id: str) -> RunIdentity:
@@ -64,6 +67,7 @@ class RunIdentity:
             gid=os.getgid(),
             user=getpass.getuser(),
             owner_pid=int(os.environ.get(RUN_PID_VARIABLE, os.getpid())),
+            workdir=Path.cwd(),
         )
 
     @property

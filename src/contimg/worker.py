@@ -77,6 +77,7 @@ def worker_labels(identity: RunIdentity, settings: WorkerSettings) -> dict[str, 
         f"{LABEL_PREFIX}.owner-name": identity.user,
         f"{LABEL_PREFIX}.owner-pid": str(identity.owner_pid),
         f"{LABEL_PREFIX}.image": settings.image,
+        f"{LABEL_PREFIX}.workdir": str(identity.workdir),
     }
 
 

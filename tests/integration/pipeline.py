@@ -95,6 +95,8 @@ class WorkerWatch:
     """Counts contimg workers in the engine while a run goes on."""
 
     client: docker.DockerClient
+    workdir: Path | None = None
+    """Count only the workers of runs in this directory (None: every worker)."""
     interval_s: float = 0.25
     counts: list[int] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
@@ -113,7 +115,10 @@ class WorkerWatch:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            workers = self.client.containers.list(all=True, filters=WORKER_FILTER)
+            labels = [WORKER_FILTER["label"]]
+            if self.workdir is not None:
+                labels.append(f"org.contimg.workdir={self.workdir}")
+            workers = self.client.containers.list(all=True, filters={"label": labels})
             self.counts.append(len(workers))
             self.names.update(worker.name for worker in workers)
             time.sleep(self.interval_s)

@@ -88,7 +88,7 @@ def test_an_image_without_an_option_the_config_uses_stops_the_run_at_start(
 ) -> None:
     workdir = vla_workdir(tmp_path / "run", clean={"extra": ["-no-such-option"]})
 
-    with WorkerWatch(docker_client) as watch:
+    with WorkerWatch(docker_client, workdir) as watch:
         result = snakemake(workdir, "--cores", "2")
 
     output = result.stdout + result.stderr
@@ -103,7 +103,7 @@ def test_a_failing_wsclean_step_leaves_no_product_and_no_worker(
 ) -> None:
     workdir = vla_workdir(tmp_path / "run", clean={"weight": ["nonsense"]})
 
-    with WorkerWatch(docker_client) as watch:
+    with WorkerWatch(docker_client, workdir) as watch:
         result = snakemake(workdir, "--cores", "2")
 
     log = (workdir / "logs" / "vla" / "clean.log").read_text()

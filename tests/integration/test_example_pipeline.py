@@ -79,7 +79,7 @@ def example_run(
     shutil.copytree(workdir / SETS["cosmos"], copy)
     before = {name: data_column_digest(workdir / path) for name, path in SETS.items()}
 
-    with WorkerWatch(docker_client) as watch:
+    with WorkerWatch(docker_client, workdir) as watch:
         result = snakemake(workdir, "--cores", "2")
     return ExampleRun(workdir, result, watch, before)
 
