@@ -13,14 +13,19 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import docker.errors
 from docker.models.containers import Container
 
 from contimg import logs
 from contimg.errors import ContimgError
+from contimg.reaping import reap_dead_workers
+from contimg.run import RunIdentity
 from contimg.worker import (
+    IDLE_FILE,
     LABEL_PREFIX,
     RUN_LABEL,
     WORKER_LABEL,
+    WorkerSettings,
     connect,
     remove_container,
 )
@@ -37,6 +42,18 @@ def age(container: Container) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def idle_time(container: Container) -> str:
+    """Seconds since the worker last ran a command, as its watchdog counts them."""
+    if container.status != "running":
+        return "-"
+    try:
+        result = container.exec_run(["cat", IDLE_FILE])
+    except docker.errors.APIError:
+        return "?"
+    text = result.output.decode(errors="replace").strip()
+    return f"{text}s" if result.exit_code == 0 and text.isdigit() else "?"
+
+
 def contimg_workers(timeout_s: float) -> list[Container]:
     """Every container that carries contimg's worker label, running or not."""
     client = connect(timeout_s)
@@ -47,7 +64,9 @@ def contimg_workers(timeout_s: float) -> list[Container]:
 
 def list_workers(timeout_s: float) -> int:
     """Print one line per worker."""
-    rows = [("RUN", "OWNER", "HOST", "AGE", "STATE", "NAME")]
+    rows: list[tuple[str, ...]] = [
+        ("RUN", "OWNER", "HOST", "AGE", "IDLE", "STATE", "NAME")
+    ]
     for container in contimg_workers(timeout_s):
         labels = container.labels
         rows.append(
@@ -57,6 +76,7 @@ def list_workers(timeout_s: float) -> int:
                 f"({labels.get(f'{LABEL_PREFIX}.owner', '?')})",
                 labels.get(f"{LABEL_PREFIX}.host", "?"),
                 age(container),
+                idle_time(container),
                 container.status,
                 container.name or "",
             )
@@ -90,6 +110,16 @@ def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
     return 0
 
 
+def reap(timeout_s: float, stop_timeout_s: float) -> int:
+    """Remove the invoking user's workers on this host whose runs are dead."""
+    client = connect(timeout_s)
+    identity = RunIdentity.current(run_id="")
+    settings = WorkerSettings(image="", roots=(), stop_timeout_s=stop_timeout_s)
+    reaped = reap_dead_workers(client, identity, settings)
+    logger.info("removed %d worker(s) of dead runs", len(reaped))
+    return 0
+
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -108,6 +138,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "run", help="the run's identifier (the RUN column of `workers`)"
     )
     remove.add_argument("--stop-timeout", type=float, default=30.0)
+    reaping = commands.add_parser("reap", help="remove workers of dead runs")
+    reaping.add_argument("--stop-timeout", type=float, default=30.0)
     return parser.parse_args(argv)
 
 
@@ -118,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "workers":
             return list_workers(arguments.engine_timeout)
+        if arguments.command == "reap":
+            return reap(arguments.engine_timeout, arguments.stop_timeout)
         return remove_run(
             arguments.run, arguments.engine_timeout, arguments.stop_timeout
         )

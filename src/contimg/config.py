@@ -5,6 +5,7 @@ Relative paths in the config are relative to the working directory of the run.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ def worker_settings(config: Config, workdir: Path) -> WorkerSettings:
         pids_limit=int(worker.get("pids_limit", 4096)),
         engine_timeout_s=float(worker.get("engine_timeout_s", 60)),
         stop_timeout_s=float(worker.get("stop_timeout_s", 30)),
+        idle_timeout_s=float(worker.get("idle_timeout_s", 900)),
     )
 
 
@@ -134,7 +136,14 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
             f"measurement_sets table {table_path} does not exist; expected a "
             "tab-separated file with the columns name and path"
         )
-    table = pd.read_csv(absolute(table_path, workdir), sep="\t", dtype=str, comment="#")
+    # Tab-separated, quotes taken literally: paths may contain them.
+    table = pd.read_csv(
+        absolute(table_path, workdir),
+        sep="\t",
+        dtype=str,
+        comment="#",
+        quoting=csv.QUOTE_NONE,
+    )
     missing = {"name", "path"} - set(table.columns)
     if missing:
         raise ConfigError(

@@ -3,6 +3,12 @@
 Uses the engine's low-level exec calls (create, start with the raw stream,
 inspect): the convenience call reports no exit code while streaming, and a
 stream cut short by a broken connection must not pass for a finished command.
+
+Every command runs under a small supervisor that holds the exec's standard
+input open: when the job's process ends for any reason (Ctrl-C, SIGTERM,
+SIGKILL, a Snakemake timeout), its connection closes, the supervisor reads
+end-of-file and terminates the command inside the worker. Killing a
+`docker exec` client alone would leave WSClean running.
 """
 
 from __future__ import annotations
@@ -10,23 +16,47 @@ from __future__ import annotations
 import codecs
 import logging
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 from docker.models.containers import Container
-from docker.utils.socket import frames_iter
 
 from contimg.errors import WorkerError, WSCleanError
 
 logger = logging.getLogger(__name__)
 
 TAIL_LINES = 25
+STATE_CHECK_S = 5.0
+"""How often a silent command's worker is looked at (paused, killed, gone)."""
+
+# The command's words arrive as "$@": the shell never interprets them.
+# The watcher's output goes to /dev/null so that it never holds the exec's
+# output open once the command has ended.
+SUPERVISOR = """exec 3<&0
+"$@" &
+child=$!
+{ cat <&3; kill -TERM "$child"; } >/dev/null 2>&1 &
+watcher=$!
+exec 3<&-
+wait "$child"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
+SUPERVISOR_NAME = "contimg-job"
 
 LineSink = Callable[[str], None]
+
+
+def supervised(arguments: Sequence[str]) -> list[str]:
+    """The argument list that runs `arguments` under the supervisor."""
+    return ["sh", "-c", SUPERVISOR, SUPERVISOR_NAME, *arguments]
 
 
 def run_in_worker(
@@ -39,105 +69,226 @@ def run_in_worker(
 ) -> None:
     """Run an argument list in the worker, its output line by line into `on_line`.
 
-    Raises WSCleanError on a non-zero exit, WorkerError when the engine fails.
+    Raises WSCleanError on a non-zero exit, WorkerError when the worker or the
+    engine fails.
     """
     api = client.api
     logger.debug("exec in %s: %r", container.name, list(arguments))
     started = time.monotonic()
+    started_epoch = time.time()
     try:
         exec_id = api.exec_create(
             container.id,
-            list(arguments),
+            supervised(arguments),
             workdir=str(workdir),
+            stdin=True,
             stdout=True,
             stderr=True,
         )["Id"]
         stream = api.exec_start(exec_id, socket=True)
+    except docker.errors.NotFound as error:
+        raise worker_gone(container) from error
     except docker.errors.APIError as error:
         raise WorkerError(
-            f"the container engine could not start {arguments[0]!r} in worker "
-            f"{container.name}: {error.explanation or error}; check that the worker "
-            "is running (`docker ps`) and that the image has the program"
+            f"the container engine could not run {arguments[0]!r} in worker "
+            f"{container.name}: {error.explanation or error}; check the worker with "
+            f"`docker inspect {container.name}` and rerun"
         ) from error
 
-    tail = stream_lines(stream, on_line)
-    details = api.exec_inspect(exec_id)
-    logger.debug("exec finished in %.2f s: %s", time.monotonic() - started, details)
+    tail = stream_lines(stream, on_line, lambda: check_worker(container))
+    details = inspect_exec(api, exec_id, container)
+    logger.debug(
+        "exec finished in %.2f s with exit code %s",
+        time.monotonic() - started,
+        details.get("ExitCode"),
+    )
     if details.get("Running"):
+        check_worker(container)
         raise WorkerError(
-            f"the output stream of {arguments[0]!r} in worker {container.name} ended "
-            "while the command was still running (the connection to the engine "
-            "broke); the step's outputs were not kept; rerun it"
+            f"the output of {arguments[0]!r} in worker {container.name} ended while "
+            "the command was still running (the connection to the engine broke); "
+            "the step's outputs were not kept; rerun it"
         )
     exit_code = details.get("ExitCode")
     if exit_code != 0:
+        if exit_code == 128 + signal.SIGKILL:
+            time.sleep(0.5)  # a killed worker takes a moment to read as stopped
+        check_worker(container)  # a worker killed or paused under the command
+        out_of_memory = exit_code == 128 + signal.SIGKILL and oom_event_since(
+            client, container, started_epoch
+        )
         raise WSCleanError(
-            explain_exit(exit_code, container),
+            explain_exit(exit_code, container, out_of_memory=out_of_memory),
             arguments=arguments,
             exit_code=-1 if exit_code is None else int(exit_code),
             output_tail=list(tail),
         )
 
 
-def stream_lines(stream: object, on_line: LineSink) -> deque[str]:
-    """Hand each whole line of a demultiplexed exec stream on; keep the last few."""
-    raw = getattr(stream, "_sock", stream)
-    # Long silent stretches (gridding, cleaning) are normal: no read timeout here.
-    raw.settimeout(None)  # type: ignore[attr-defined]
+def inspect_exec(api: Any, exec_id: str, container: Container) -> dict[str, Any]:
+    """The engine's record of a finished exec; the worker's fate if it has none."""
+    try:
+        details: dict[str, Any] = api.exec_inspect(exec_id)
+    except docker.errors.NotFound as error:
+        raise worker_gone(container) from error
+    return details
+
+
+def stream_lines(
+    stream: Any, on_line: LineSink, check: Callable[[], None]
+) -> deque[str]:
+    """Hand each whole line of a multiplexed exec stream on; keep the last few."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     decoders = {
-        1: codecs.getincrementaldecoder("utf-8")("replace"),
-        2: codecs.getincrementaldecoder("utf-8")("replace"),
+        number: codecs.getincrementaldecoder("utf-8")("replace") for number in (1, 2)
     }
     pending = {1: "", 2: ""}
+
+    def emit(line: str) -> None:
+        tail.append(line)
+        on_line(line)
+
     try:
-        for stream_number, chunk in frames_iter(stream, tty=False):
-            text = pending[stream_number] + decoders[stream_number].decode(chunk)
-            *lines, pending[stream_number] = text.replace("\r", "\n").split("\n")
+        for number, chunk in frames(stream, check):
+            decoder = decoders.get(number, decoders[1])
+            text = pending.get(number, "") + decoder.decode(chunk)
+            *lines, pending[number] = text.replace("\r", "\n").split("\n")
             for line in lines:
-                tail.append(line)
-                on_line(line)
+                emit(line)
     finally:
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
     for rest in pending.values():
         if rest:
-            tail.append(rest)
-            on_line(rest)
+            emit(rest)
     return tail
 
 
-def explain_exit(exit_code: int | None, container: Container) -> str:
+def frames(stream: Any, check: Callable[[], None]) -> Any:
+    """(stream number, bytes) frames of the engine's multiplexed exec protocol.
+
+    Each frame is an 8-byte header (stream number, three zero bytes, payload
+    size as a big-endian 32-bit number) and its payload. While the command is
+    silent, `check` looks at the worker every few seconds.
+    """
+    raw: socket.socket = getattr(stream, "_sock", stream)
+    raw.settimeout(STATE_CHECK_S)
+    buffer = b""
+    while True:
+        try:
+            chunk = raw.recv(65536)
+        except TimeoutError:
+            check()
+            continue
+        if not chunk:
+            return
+        buffer += chunk
+        while len(buffer) >= 8:
+            size = int.from_bytes(buffer[4:8], "big")
+            if len(buffer) < 8 + size:
+                break
+            yield buffer[0], buffer[8 : 8 + size]
+            buffer = buffer[8 + size :]
+
+
+def check_worker(container: Container) -> None:
+    """Raise a specific error when the worker is paused, stopped or gone."""
+    try:
+        container.reload()
+    except docker.errors.NotFound as error:
+        raise worker_gone(container) from error
+    state = container.attrs["State"]
+    if state.get("Paused"):
+        raise WorkerError(
+            f"the worker {container.name} was paused while WSClean ran in it; the "
+            f"step was abandoned (WSClean is stopped once the worker resumes); "
+            f"resume it with `docker unpause {container.name}` and rerun"
+        )
+    if not state.get("Running"):
+        raise stopped_worker(container)
+
+
+def stopped_worker(container: Container) -> WorkerError:
+    """The error for a worker that stopped (or was killed) under a running step."""
+    state = container.attrs["State"]
+    if state.get("OOMKilled"):
+        return WorkerError(
+            f"the worker {container.name} was killed for running out of memory; raise "
+            "worker.memory_mb in the config (or the rule's mem_mb) and rerun"
+        )
+    return WorkerError(
+        f"the worker {container.name} stopped while WSClean ran in it (state "
+        f"{state.get('Status')}, exit code {state.get('ExitCode')}): it was stopped "
+        "or killed from outside (`docker kill`, `docker stop`, the engine); rerun, "
+        "and a new worker is started"
+    )
+
+
+def worker_gone(container: Container) -> WorkerError:
+    """The error for a worker that no longer exists."""
+    return WorkerError(
+        f"the worker {container.name} disappeared while WSClean ran in it (it was "
+        "killed or removed from outside, or it ended after being idle); rerun, and "
+        "a new worker is started"
+    )
+
+
+def oom_event_since(
+    client: docker.DockerClient, container: Container, since_epoch: float
+) -> bool:
+    """Whether the engine reported the worker out of memory since a moment.
+
+    The container's OOMKilled flag is only set when the container itself
+    ends; a command killed inside a running worker shows only as an event.
+    """
+    try:
+        container.reload()
+        if container.attrs["State"].get("OOMKilled"):
+            return True
+        events = client.events(
+            since=int(since_epoch) - 1,
+            until=int(time.time()) + 1,
+            filters={"container": container.id, "event": "oom"},
+            decode=True,
+        )
+        return any(True for _ in events)
+    except docker.errors.DockerException:
+        return False
+
+
+def explain_exit(
+    exit_code: int | None, container: Container, *, out_of_memory: bool = False
+) -> str:
     """A message telling WSClean's own errors from crashes, kills and the runtime's."""
     if exit_code is None:
         return f"the command in worker {container.name} reported no exit code"
     if exit_code in (126, 127):
+        reason = "not executable" if exit_code == 126 else "not found"
         return (
             f"the worker {container.name} could not execute the command (exit code "
-            f"{exit_code}: {'not executable' if exit_code == 126 else 'not found'}); "
-            "check that the worker image has WSClean"
+            f"{exit_code}: {reason}); check that the worker image has WSClean"
         )
     # 128 + N means "ended by signal N"; 255 is WSClean's own exit after an exception.
     if 128 < exit_code <= 128 + 64:
-        return explain_signal(exit_code - 128, container)
+        return explain_signal(exit_code - 128, container, out_of_memory)
     return (
         f"WSClean failed in worker {container.name} (exit code {exit_code}); its own "
         "message is in the last lines below and in the rule's log"
     )
 
 
-def explain_signal(number: int, container: Container) -> str:
+def explain_signal(number: int, container: Container, out_of_memory: bool) -> str:
     """A message for a command ended by a signal."""
     try:
         name = signal.Signals(number).name
     except ValueError:
         name = f"signal {number}"
+    if number == signal.SIGKILL and out_of_memory:
+        return (
+            f"WSClean was killed for running out of memory in worker "
+            f"{container.name}; raise worker.memory_mb (or the rule's mem_mb) "
+            "and rerun"
+        )
     if number == signal.SIGKILL:
-        container.reload()
-        if container.attrs["State"].get("OOMKilled"):
-            return (
-                f"WSClean was killed for running out of memory in worker "
-                f"{container.name}; raise worker.memory_mb (or the rule's mem_mb)"
-            )
         return f"WSClean was killed ({name}) in worker {container.name}"
     if number in (signal.SIGABRT, signal.SIGSEGV, signal.SIGILL, signal.SIGBUS):
         return (

@@ -7,14 +7,17 @@ calls none of them, so planning never touches the container engine.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import astropy.units as u
+import docker.errors
 from astropy.coordinates import SkyCoord
 
 from contimg.config import Config, clean_options, draw_model_options, predict_options
 from contimg.errors import ContimgError
+from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.worker import (
     WorkerSettings,
@@ -43,6 +46,7 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
     identity = RunIdentity.current(run_id_from_environment())
     for root in settings.roots:
         root.mkdir(parents=True, exist_ok=True)
+    reap_dead_workers(client, identity, settings)
     container, _ = ensure_worker(client, identity, settings)
     every_argument = [argument for command in commands for argument in command]
     try:
@@ -55,22 +59,40 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
 
 
 def stop_run_worker(settings: WorkerSettings) -> bool:
-    """Remove the run's worker; never raise, so Snakemake can always exit.
+    """Remove the run's worker within settings.stop_timeout_s; never raise.
 
-    Returns whether the worker is known to be gone.
+    The removal runs in a daemon thread, so an engine that does not answer
+    delays Snakemake's exit by the bound at most. Returns whether the worker
+    is known to be gone.
     """
     identity = RunIdentity.current(run_id_from_environment())
-    try:
-        client = connect(settings.engine_timeout_s)
-        remove_worker(client, identity, settings)
-    except ContimgError as error:
-        logger.error(
-            "%s; if it is still there, remove it by hand: docker rm -f %s",
-            error,
-            identity.worker_name,
-        )
-        return False
-    return True
+    outcome: list[BaseException | None] = []
+
+    def remove() -> None:
+        try:
+            client = connect(settings.engine_timeout_s)
+            remove_worker(client, identity, settings)
+            outcome.append(None)
+        except (ContimgError, docker.errors.DockerException, OSError) as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=remove, name="contimg-teardown", daemon=True)
+    thread.start()
+    thread.join(settings.stop_timeout_s)
+    if outcome == [None]:
+        return True
+    reason = (
+        f"the container engine did not answer within {settings.stop_timeout_s:g} s"
+        if not outcome
+        else str(outcome[0])
+    )
+    logger.error(
+        "the worker %s may still exist: %s; remove it by hand with: docker rm -f %s",
+        identity.worker_name,
+        reason,
+        identity.worker_name,
+    )
+    return False
 
 
 def planned_commands(config: Config, workdir: Path) -> list[list[str]]:

@@ -54,19 +54,24 @@ class RunIdentity:
     gid: int
     user: str
     owner_pid: int
+    """The process that owns the run: the Snakemake process that started it."""
+    owner_start: str
+    """When the owner process started (kernel clock ticks), to detect pid reuse."""
     workdir: Path
     """The directory the run works in (Snakemake's working directory)."""
 
     @classmethod
     def current(cls, run_id: str) -> RunIdentity:
         """The identity of the given run as seen by this process."""
+        owner_pid = int(os.environ.get(RUN_PID_VARIABLE, os.getpid()))
         return cls(
             run_id=run_id,
             host=socket.gethostname(),
             uid=os.getuid(),
             gid=os.getgid(),
             user=getpass.getuser(),
-            owner_pid=int(os.environ.get(RUN_PID_VARIABLE, os.getpid())),
+            owner_pid=owner_pid,
+            owner_start=process_start(owner_pid) or "unknown",
             workdir=Path.cwd(),
         )
 
@@ -74,3 +79,17 @@ class RunIdentity:
     def worker_name(self) -> str:
         """The worker container's name: unique per run, host engine and owner."""
         return f"contimg-{self.run_id}-{self.uid}"
+
+
+def process_start(pid: int) -> str | None:
+    """When a process started (clock ticks since boot), or None if it is gone.
+
+    Together with the process id this names a process for good: a reused id
+    comes with a later start time.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it are plain.
+    return stat.rsplit(")", 1)[1].split()[19]

@@ -6,6 +6,7 @@ Kept here so that each wrapper stays a few lines of unpacking and one call.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,8 +39,18 @@ def step_context(job: Any, step: str) -> StepContext:
     )
 
 
+def terminate(number: int, frame: object) -> None:
+    """Turn SIGTERM into an exception that unwinds the step."""
+    raise SystemExit(128 + number)
+
+
 def run_step(step: Callable[[], object]) -> None:
-    """Run a step; a contimg error ends the job with its message, not a traceback."""
+    """Run a step; a contimg error ends the job with its message, not a traceback.
+
+    SIGTERM (Snakemake cancelling the job) unwinds like Ctrl-C does, so the
+    step's staging directory is removed and the worker stops its command.
+    """
+    signal.signal(signal.SIGTERM, terminate)
     try:
         step()
     except ContimgError as error:

@@ -52,6 +52,26 @@ class WorkerSettings:
     """Longest wait for the worker to stop before it is killed and removed."""
     start_timeout_s: float = 60.0
     """Longest wait for a worker started by another job to come up."""
+    idle_timeout_s: float = 900.0
+    """The worker ends (and is removed) after this long with no command running."""
+
+
+# The worker's main process: it ends once no exec'd command has run for `limit`
+# seconds. Exec'd commands are the processes whose parent is outside the
+# worker (parent id 0), besides the init process itself.
+IDLE_WATCHDOG = """limit=$1
+idle=0
+while [ "$idle" -lt "$limit" ]; do
+    sleep 1
+    if [ "$(ps -e -o ppid= | grep -c '^ *0$')" -gt 1 ]; then
+        idle=0
+    else
+        idle=$((idle + 1))
+    fi
+    echo "$idle" >/tmp/contimg-idle-seconds
+done
+"""
+IDLE_FILE = "/tmp/contimg-idle-seconds"
 
 
 def connect(timeout_s: float) -> docker.DockerClient:
@@ -76,6 +96,7 @@ def worker_labels(identity: RunIdentity, settings: WorkerSettings) -> dict[str, 
         f"{LABEL_PREFIX}.owner": str(identity.uid),
         f"{LABEL_PREFIX}.owner-name": identity.user,
         f"{LABEL_PREFIX}.owner-pid": str(identity.owner_pid),
+        f"{LABEL_PREFIX}.owner-start": identity.owner_start,
         f"{LABEL_PREFIX}.image": settings.image,
         f"{LABEL_PREFIX}.workdir": str(identity.workdir),
     }
@@ -91,7 +112,7 @@ def container_arguments(
     ]
     arguments: dict[str, Any] = {
         "image": settings.image,
-        "command": ["sleep", "infinity"],
+        "command": idle_command(settings.idle_timeout_s),
         "name": identity.worker_name,
         "labels": worker_labels(identity, settings),
         "init": True,
@@ -106,11 +127,18 @@ def container_arguments(
         "security_opt": ["no-new-privileges"],
         "pids_limit": settings.pids_limit,
         "detach": True,
+        # A worker that ended by itself (idle) removes itself.
+        "auto_remove": True,
     }
     if settings.memory_mb is not None:
         arguments["mem_limit"] = f"{settings.memory_mb}m"
         arguments["memswap_limit"] = f"{settings.memory_mb}m"
     return arguments
+
+
+def idle_command(idle_timeout_s: float) -> list[str]:
+    """The worker's main process: idle until no command has run for the timeout."""
+    return ["sh", "-c", IDLE_WATCHDOG, "contimg-idle", str(int(idle_timeout_s))]
 
 
 def find_worker(client: docker.DockerClient, identity: RunIdentity) -> Container | None:
@@ -141,52 +169,21 @@ def ensure_worker(
 ) -> tuple[Container, bool]:
     """Attach to the run's running worker, or start it when it is missing.
 
-    Returns the worker and whether this call started it.
+    Returns the worker and whether this call started it. Racing callers (jobs
+    of one run, threads or processes) end with the one worker: the engine
+    refuses a second container of the run's name, and the losers attach.
     """
-    container = find_worker(client, identity)
-    if container is not None:
-        return usable_worker(client, container, identity, settings)
-
-    require_image(client, settings.image)
-    try:
-        container = client.containers.run(**container_arguments(identity, settings))
-    except docker.errors.APIError as error:
-        if error.status_code != 409:
-            raise WorkerError(
-                f"the worker {identity.worker_name} could not be started from image "
-                f"{settings.image}: {error.explanation or error}"
-            ) from error
-        # Another job of this run created it first: attach to theirs.
-        logger.debug("worker %s was started by another job", identity.worker_name)
-        return ensure_worker(client, identity, settings)
-
-    logger.info(
-        "worker %s started from %s (mounts: %s)",
-        identity.worker_name,
-        settings.image,
-        ", ".join(map(str, settings.roots)),
-    )
-    return container, True
-
-
-def usable_worker(
-    client: docker.DockerClient,
-    container: Container,
-    identity: RunIdentity,
-    settings: WorkerSettings,
-) -> tuple[Container, bool]:
-    """The existing container if it is this run's and running; else act on it."""
-    if not is_this_runs(container, identity):
-        raise WorkerError(
-            f"a container named {identity.worker_name} exists but is not this run's "
-            f"worker (labels {container.labels}); remove it with `docker rm -f "
-            f"{identity.worker_name}` if it is yours, or start a new run"
-        )
-
     deadline = time.monotonic() + settings.start_timeout_s
-    while True:
-        container.reload()
-        state = container.attrs["State"]
+    while time.monotonic() < deadline:
+        container = find_worker(client, identity)
+        if container is None:
+            started = start_worker(client, identity, settings)
+            if started is not None:
+                return started, True
+            continue  # another caller's worker holds the name: attach to it
+        if not is_this_runs(container, identity):
+            raise foreign_name_error(container, identity)
+        state = container_state(container)
         if state.get("Running") and not state.get("Paused"):
             return container, False
         if state.get("Paused"):
@@ -194,34 +191,69 @@ def usable_worker(
                 f"the worker {identity.worker_name} is paused; resume it with "
                 f"`docker unpause {identity.worker_name}` and rerun"
             )
-        if state.get("Status") == "created" and time.monotonic() < deadline:
-            time.sleep(0.2)  # another job has created it and is starting it
-            continue
-        return restart_worker(client, container, identity, settings)
-
-
-def restart_worker(
-    client: docker.DockerClient,
-    container: Container,
-    identity: RunIdentity,
-    settings: WorkerSettings,
-) -> tuple[Container, bool]:
-    """Replace a worker that has exited (or died) with a fresh one."""
-    state = container.attrs["State"]
-    if state.get("OOMKilled"):
-        raise WorkerError(
-            f"the worker {identity.worker_name} was killed for running out of memory "
-            f"(limit {settings.memory_mb} MB); raise worker.memory_mb in the config "
-            "or give the rule more mem_mb, then rerun"
-        )
-    logger.warning(
-        "worker %s was %s (exit code %s); starting it again",
-        identity.worker_name,
-        state.get("Status"),
-        state.get("ExitCode"),
+        if state.get("OOMKilled"):
+            raise WorkerError(
+                f"the worker {identity.worker_name} was killed for running out of "
+                f"memory (limit {settings.memory_mb} MB); raise worker.memory_mb in "
+                "the config or give the rule more mem_mb, then rerun"
+            )
+        if state.get("Status") not in ("created", "restarting"):
+            # Exited, dead or being removed: clear the name for a fresh worker.
+            logger.warning(
+                "worker %s is %s; starting a new one",
+                identity.worker_name,
+                state.get("Status"),
+            )
+            remove_container(container, settings.stop_timeout_s)
+        time.sleep(0.2)
+    raise WorkerError(
+        f"the worker {identity.worker_name} did not come up within "
+        f"{settings.start_timeout_s:g} s; see `docker ps -a` and the engine's log"
     )
-    remove_container(container, settings.stop_timeout_s)
-    return ensure_worker(client, identity, settings)
+
+
+def start_worker(
+    client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+) -> Container | None:
+    """Create and start the worker; None when the name is already taken."""
+    require_image(client, settings.image)
+    try:
+        container = client.containers.run(**container_arguments(identity, settings))
+    except docker.errors.APIError as error:
+        if error.status_code == 409:
+            logger.debug("worker %s was started by another job", identity.worker_name)
+            return None
+        raise WorkerError(
+            f"the worker {identity.worker_name} could not be started from image "
+            f"{settings.image}: {error.explanation or error}"
+        ) from error
+    logger.info(
+        "worker %s started from %s (mounts: %s)",
+        identity.worker_name,
+        settings.image,
+        ", ".join(map(str, settings.roots)),
+    )
+    return container
+
+
+def container_state(container: Container) -> dict[str, Any]:
+    """The container's current state; a vanished one reads as removed."""
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return {"Status": "removing"}
+    state: dict[str, Any] = container.attrs["State"]
+    return state
+
+
+def foreign_name_error(container: Container, identity: RunIdentity) -> WorkerError:
+    """The error for a container that holds the run's name but is not its worker."""
+    return WorkerError(
+        f"a container named {identity.worker_name} exists but is not this run's "
+        f"worker (labels {container.labels}); contimg leaves it alone: remove it "
+        f"with `docker rm -f {identity.worker_name}` if it is yours, or start a new "
+        "run (a new run has a new name)"
+    )
 
 
 def require_image(client: docker.DockerClient, image: str) -> None:
@@ -237,12 +269,17 @@ def require_image(client: docker.DockerClient, image: str) -> None:
 
 
 def remove_container(container: Container, stop_timeout_s: float) -> None:
-    """Stop (politely, then by force) and remove a container that may be gone."""
+    """Stop (politely, then by force) and remove a container that may be gone.
+
+    Returns once the engine no longer lists it, or raises WorkerError naming
+    the command that removes it by hand.
+    """
+    deadline = time.monotonic() + stop_timeout_s
     try:
-        container.stop(timeout=int(stop_timeout_s))
+        container.stop(timeout=max(1, int(stop_timeout_s / 3)))
     except docker.errors.NotFound:
         return
-    except docker.errors.APIError as error:
+    except docker.errors.APIError as error:  # paused, say: forced removal kills it
         logger.debug(
             "stopping %s failed (%s); removing it by force", container.name, error
         )
@@ -256,6 +293,17 @@ def remove_container(container: Container, stop_timeout_s: float) -> None:
                 f"the worker {container.name} could not be removed ({error}); remove "
                 f"it by hand with `docker rm -f {container.name}`"
             ) from error
+
+    while time.monotonic() < deadline:
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
+    raise WorkerError(
+        f"the worker {container.name} was still listed {stop_timeout_s:g} s after "
+        f"its removal began; remove it by hand with `docker rm -f {container.name}`"
+    )
 
 
 def remove_worker(

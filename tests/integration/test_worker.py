@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from contimg.errors import WorkerImageError, WSCleanError
+from contimg.errors import WorkerError, WorkerImageError, WSCleanError
 from contimg.execution import run_in_worker
 from contimg.run import RunIdentity, new_run_id
 from contimg.worker import (
@@ -237,3 +237,73 @@ def test_the_operator_commands_list_and_remove_a_run_worker(
     assert main(["remove", identity.run_id, "--stop-timeout", "5"]) == 0
     assert find_worker(docker_client, identity) is None
     assert main(["remove", identity.run_id]) == 1
+
+
+def start_in_process(run_id: str, image: str, root: str) -> str:
+    """Attach to or start a run's worker from a separate process; its id."""
+    import docker as engine
+
+    client = engine.from_env(timeout=60)
+    settings = WorkerSettings(image=image, roots=(Path(root),), stop_timeout_s=5)
+    container, _ = ensure_worker(client, RunIdentity.current(run_id), settings)
+    return str(container.id)
+
+
+def test_sixteen_processes_of_two_runs_end_with_one_worker_per_run(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    runs = [new_run_id(), new_run_id()]
+    settings = WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
+    jobs = [(runs[i % 2], worker_image, str(tmp_path)) for i in range(16)]
+    try:
+        with multiprocessing.get_context("spawn").Pool(16) as pool:
+            ids = pool.starmap(start_in_process, jobs)
+
+        for run in runs:
+            listed = docker_client.containers.list(
+                all=True, filters={"label": f"org.contimg.run={run}"}
+            )
+            from_run = {i for i, job in zip(ids, jobs, strict=True) if job[0] == run}
+            assert len(listed) == 1
+            assert from_run == {listed[0].id}
+    finally:
+        for run in runs:
+            remove_worker(docker_client, RunIdentity.current(run), settings)
+
+
+def test_two_runs_at_once_get_a_worker_each(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
+    first, second = RunIdentity.current(new_run_id()), RunIdentity.current(new_run_id())
+    try:
+        one, _ = ensure_worker(docker_client, first, settings)
+        other, _ = ensure_worker(docker_client, second, settings)
+        remove_worker(docker_client, first, settings)
+
+        assert one.id != other.id
+        other.reload()
+        assert other.status == "running"
+    finally:
+        remove_worker(docker_client, second, settings)
+
+
+def test_a_foreign_container_with_the_runs_name_is_left_alone(
+    docker_client: docker.DockerClient,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+) -> None:
+    squatter = docker_client.containers.run(
+        settings.image, ["sleep", "300"], name=identity.worker_name, detach=True,
+        network_mode="none", auto_remove=True,
+    )  # fmt: skip
+    try:
+        with pytest.raises(WorkerError, match="is not this run's worker"):
+            ensure_worker(docker_client, identity, settings)
+        assert not remove_worker(docker_client, identity, settings)
+        squatter.reload()
+        assert squatter.status == "running"
+    finally:
+        squatter.remove(force=True)

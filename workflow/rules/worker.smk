@@ -1,9 +1,11 @@
 from contimg import logs
+from contimg.interrupts import stop_jobs_on_sigterm
 from contimg.lifecycle import planned_commands, start_run_worker, stop_run_worker
 
 
 onstart:
     logs.configure()
+    stop_jobs_on_sigterm()
     start_run_worker(WORKER, planned_commands(config, WORKDIR))
 
 

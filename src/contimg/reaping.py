@@ -1,0 +1,75 @@
+"""Removing the workers of runs that are provably dead.
+
+A run's worker outlives its run only when the run ended without its handlers
+(SIGKILL, a lost login shell, `--no-hooks`). Such a worker ends by itself once
+idle; a new run on the same host removes it at once when its owner process is
+gone. Only containers with contimg's worker label, of the invoking user, on
+this host, are ever looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import docker
+from docker.models.containers import Container
+
+from contimg.run import RunIdentity, process_start
+from contimg.worker import (
+    LABEL_PREFIX,
+    RUN_LABEL,
+    WORKER_LABEL,
+    WorkerSettings,
+    remove_container,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def owned_workers(
+    client: docker.DockerClient, identity: RunIdentity
+) -> list[Container]:
+    """Workers of the invoking user on this host, of any run, in any state."""
+    filters = {
+        "label": [
+            f"{WORKER_LABEL}=true",
+            f"{LABEL_PREFIX}.owner={identity.uid}",
+            f"{LABEL_PREFIX}.host={identity.host}",
+        ]
+    }
+    containers: list[Container] = client.containers.list(all=True, filters=filters)
+    return containers
+
+
+def owner_is_alive(container: Container) -> bool:
+    """Whether the process that owns the worker's run still runs.
+
+    The process id alone could have been reused; its start time tells.
+    """
+    labels = container.labels
+    try:
+        pid = int(labels.get(f"{LABEL_PREFIX}.owner-pid", ""))
+    except ValueError:
+        return True  # no owner recorded: nothing proves the run dead
+    started = process_start(pid)
+    return started is not None and started == labels.get(f"{LABEL_PREFIX}.owner-start")
+
+
+def reap_dead_workers(
+    client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+) -> list[str]:
+    """Remove the user's workers on this host whose runs are dead; their names."""
+    reaped = []
+    for container in owned_workers(client, identity):
+        if container.labels.get(RUN_LABEL) == identity.run_id:
+            continue
+        if owner_is_alive(container):
+            continue
+        logger.info(
+            "removing worker %s of run %s, whose Snakemake process is gone",
+            container.name,
+            container.labels.get(RUN_LABEL),
+        )
+        remove_container(container, settings.stop_timeout_s)
+        reaped.append(str(container.name))
+    return reaped

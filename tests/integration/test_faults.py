@@ -1,0 +1,219 @@
+"""Every way a run can end, against the real engine, image and snakemake.
+
+Each test interrupts or breaks a running pipeline (a long `clean` of the real
+VLA set) and asserts the end state: processes inside the worker, containers,
+files, exit status and message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+
+from tests.integration.pipeline import REPOSITORY, SNAKEMAKE, snakemake, tail
+from tests.integration.test_endings import vla_workdir
+
+pytestmark = pytest.mark.integration
+
+# Imaging at this size keeps WSClean busy for well over ten seconds.
+LONG_CLEAN = {
+    "size": 3072,
+    "scale_arcsec": 0.2,
+    "niter": 100000000,
+    "auto_threshold": 0.001,
+    "mgain": 0.99,
+    "extra": ["-nmiter", "1000"],
+}
+CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
+
+
+def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
+    """Start snakemake in its own session, as a terminal would run it."""
+    environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
+    return subprocess.Popen(
+        [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--cores", "2", *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=environment, start_new_session=True,
+    )  # fmt: skip
+
+
+def run_workers(client: docker.DockerClient, workdir: Path) -> list[Container]:
+    """The workers of runs in workdir, in any state."""
+    labels = ["org.contimg.worker=true", f"org.contimg.workdir={workdir}"]
+    return list(client.containers.list(all=True, filters={"label": labels}))
+
+
+def wsclean_processes(container: Container) -> list[str]:
+    """Command lines of WSClean processes inside a worker (none if it is gone)."""
+    try:
+        listing = container.top(ps_args="-eo pid,args")
+    except docker.errors.APIError:
+        return []
+    return [
+        " ".join(row)
+        for row in listing.get("Processes") or []
+        if any(word.endswith("wsclean") for word in row[-1].split()[:1])
+    ]
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until condition held; fails the test after timeout_s."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    pytest.fail(f"condition not met within {timeout_s} s")
+
+
+def wait_for_clean(client: docker.DockerClient, workdir: Path) -> Container:
+    """The run's worker, once the clean step's WSClean runs in it."""
+    found: list[Container] = []
+
+    def cleaning() -> bool:
+        for worker in run_workers(client, workdir):
+            if any("-data-column" in line for line in wsclean_processes(worker)):
+                found.append(worker)
+                return True
+        return False
+
+    wait_until(cleaning, 180)
+    return found[0]
+
+
+@pytest.fixture
+def long_run(worker_image: str, tmp_path: Path) -> Iterator[Path]:
+    workdir = vla_workdir(tmp_path / "run", clean=LONG_CLEAN)
+    yield workdir
+
+
+def clean_outputs(workdir: Path) -> list[Path]:
+    """The clean step's products that exist."""
+    folder = workdir / "results" / "vla" / "clean"
+    return [p for p in (folder / f"vla-{k}.fits" for k in CLEAN_PRODUCTS) if p.exists()]
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [
+        pytest.param(lambda p: os.killpg(p.pid, signal.SIGINT), id="ctrl-c"),
+        pytest.param(lambda p: os.kill(p.pid, signal.SIGTERM), id="sigterm"),
+    ],
+)
+def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
+    docker_client: docker.DockerClient,
+    long_run: Path,
+    interrupt: Callable[[subprocess.Popen[str]], None],
+) -> None:
+    process = start(long_run)
+    worker = wait_for_clean(docker_client, long_run)
+
+    interrupt(process)
+    stopped_after = wait_until(lambda: not wsclean_processes(worker), 5)
+    output, _ = process.communicate(timeout=120)
+
+    print(f"WSClean gone from the worker {stopped_after:.1f} s after the interrupt")
+    assert process.returncode != 0
+    assert run_workers(docker_client, long_run) == [], output[-3000:]
+    assert clean_outputs(long_run) == []
+
+    rerun = snakemake(long_run, "--cores", "2", "--rerun-incomplete")
+    assert rerun.returncode == 0, tail(rerun)
+    assert len(clean_outputs(long_run)) == len(CLEAN_PRODUCTS)
+
+
+def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(
+        tmp_path / "run", clean=LONG_CLEAN, worker={"idle_timeout_s": 5}
+    )
+    process = start(workdir)
+    wait_for_clean(docker_client, workdir)
+
+    # Like the end of a batch job: every process of the session is killed.
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    stopped_after = wait_until(
+        lambda: all(
+            not wsclean_processes(w) for w in run_workers(docker_client, workdir)
+        ),
+        5,
+    )
+    gone_after = wait_until(lambda: not run_workers(docker_client, workdir), 60)
+
+    print(
+        f"WSClean stopped after {stopped_after:.1f} s, worker gone after "
+        f"{gone_after:.1f} s more"
+    )
+    assert clean_outputs(workdir) == []
+
+
+def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "killed", clean=LONG_CLEAN)
+    process = start(workdir)
+    orphan = wait_for_clean(docker_client, workdir)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+    # Any later run of the same user on this host, here in another directory.
+    result = snakemake(vla_workdir(tmp_path / "next"), "--cores", "2")
+
+    assert result.returncode == 0, tail(result)
+    assert f"removing worker {orphan.name}" in result.stdout + result.stderr
+    assert run_workers(docker_client, workdir) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        pytest.param(
+            lambda worker: worker.kill(), "killed or removed from outside", id="kill"
+        ),
+        pytest.param(lambda worker: worker.pause(), "was paused", id="pause"),
+    ],
+)
+def test_a_worker_killed_or_paused_mid_job_gets_its_own_message(
+    docker_client: docker.DockerClient,
+    long_run: Path,
+    fault: Callable[[Container], None],
+    message: str,
+) -> None:
+    process = start(long_run)
+    worker = wait_for_clean(docker_client, long_run)
+
+    fault(worker)
+    output, _ = process.communicate(timeout=180)
+
+    log = (long_run / "logs" / "vla" / "clean.log").read_text()
+    assert process.returncode != 0
+    assert message in log, log[-2000:]
+    assert clean_outputs(long_run) == []
+    assert run_workers(docker_client, long_run) == [], output[-3000:]
+
+
+def test_a_worker_with_too_little_memory_says_so(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", clean=LONG_CLEAN, worker={"memory_mb": 128})
+
+    result = snakemake(workdir, "--cores", "2")
+
+    log = (workdir / "logs" / "vla" / "clean.log").read_text()
+    assert result.returncode != 0
+    assert "out of memory" in log and "worker.memory_mb" in log, log[-2000:]
+    assert clean_outputs(workdir) == []
+    assert run_workers(docker_client, workdir) == []
