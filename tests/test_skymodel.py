@@ -153,3 +153,22 @@ def test_a_malformed_sky_model_line_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(SkyModelError, match="line 3"):
         read_sky_model(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("x,150.0,1.7,lots", r"line 3: stokes_I_Jy is 'lots'; expected a number"),
+        ("x,400.0,1.7,0.1", r"line 3: ra_deg is .*from 0 to 360"),
+        ("x,150.0,-95,0.1", r"line 3: dec_deg is .*from -90 to 90"),
+        ("a,150.1,1.7,0.2", r"'a' appears more than once \(line 3\)"),
+    ],
+)
+def test_bad_catalogue_rows_are_named_by_line(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text(f"name,ra_deg,dec_deg,stokes_I_Jy\na,150.0,1.7,0.1\n{row}\n")
+
+    with pytest.raises(SkyModelError, match=message):
+        read_catalogue(path)

@@ -7,6 +7,8 @@ visibilities stay in the worker's hands.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from astropy.coordinates import SkyCoord
 from contimg.errors import MeasurementSetError
 
 logger = logging.getLogger(__name__)
+
+SPEED_OF_LIGHT_M_S = 299792458.0
 
 REQUIRED_SUBTABLES = (
     "ANTENNA",
@@ -139,4 +143,83 @@ def require_column(summary: MeasurementSetSummary, column: str) -> None:
             f"Measurement Set {summary.path} has no column {column}; its data "
             f"columns are {', '.join(data_columns) or 'none'}; set the column in "
             "the config to one of them (MODEL_DATA exists only after predict)"
+        )
+
+
+def check_spectral_windows(path: Path) -> None:
+    """Refuse spectral windows of different channel counts, which WSClean mixes up."""
+    counts = sorted(
+        {int(n) for n in open_table(path, "SPECTRAL_WINDOW").getcol("NUM_CHAN")}
+    )
+    if len(counts) > 1:
+        raise MeasurementSetError(
+            f"Measurement Set {path} has spectral windows with different channel "
+            f"counts ({', '.join(map(str, counts))}); split it into one set per "
+            "window (for example with DP3 or CASA's split) and list each set"
+        )
+
+
+def check_not_all_flagged(path: Path) -> None:
+    """Refuse a set whose every visibility is flagged: there is nothing to image."""
+    main = open_table(path)
+    if main.nrows() == 0:
+        raise MeasurementSetError(
+            f"Measurement Set {path} has no rows; nothing to image"
+        )
+    flagged_rows = np.asarray(main.getcol("FLAG_ROW"), dtype=bool)
+    if flagged_rows.all() or all(
+        np.asarray(main.getcol("FLAG", startrow=start, nrow=50000)).all()
+        for start in range(0, main.nrows(), 50000)
+    ):
+        raise MeasurementSetError(
+            f"Measurement Set {path} has every visibility flagged, so WSClean would "
+            "make empty images; unflag it (or check the flagging that was applied)"
+        )
+
+
+def writable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether the permission bits let uid:gid write a file.
+
+    Bits, not os.access: the worker drops every capability, so even root in
+    it is bound by them. Supplementary groups and ACLs are not looked at.
+    """
+    status = path.stat()
+    if status.st_uid == uid:
+        return bool(status.st_mode & stat.S_IWUSR)
+    if status.st_gid == gid:
+        return bool(status.st_mode & stat.S_IWGRP)
+    return bool(status.st_mode & stat.S_IWOTH)
+
+
+def check_writable(path: Path, step: str) -> None:
+    """Refuse a set the worker (running as this user) cannot write into."""
+    unwritable = [
+        str(item)
+        for item in (path, *path.glob("table.*"))
+        if not writable_by(item, os.getuid(), os.getgid())
+    ]
+    if unwritable:
+        raise MeasurementSetError(
+            f"Measurement Set {path} is not writable by this user, and {step} "
+            f"writes MODEL_DATA into it (read-only: {', '.join(unwritable[:3])}); "
+            "make it writable (chmod -R u+w) or work on a copy"
+        )
+
+
+def check_sampling(
+    summary: MeasurementSetSummary, scale_arcsec: float, what: str
+) -> None:
+    """Refuse a pixel scale too coarse for the longest baseline (under-sampled)."""
+    highest_hz = max(summary.channel_frequencies_hz) + summary.channel_width_hz / 2
+    wavelength_m = SPEED_OF_LIGHT_M_S / highest_hz
+    if summary.longest_baseline_m <= 0:
+        return
+    nyquist_arcsec = np.degrees(wavelength_m / (2 * summary.longest_baseline_m)) * 3600
+    if scale_arcsec > nyquist_arcsec:
+        raise MeasurementSetError(
+            f"{what} is {scale_arcsec:g} arcsec, too coarse for Measurement Set "
+            f"{summary.path}: its longest baseline ({summary.longest_baseline_m:.0f} "
+            f"m at {highest_hz / 1e6:.1f} MHz) needs pixels of at most "
+            f"{nyquist_arcsec:.2f} arcsec, or the image cannot represent it; use "
+            f"{nyquist_arcsec / 2:.2f} arcsec or less"
         )

@@ -100,7 +100,38 @@ def read_catalogue(path: Path) -> pd.DataFrame:
             f"the columns {', '.join(CATALOGUE_COLUMNS)} (found "
             f"{', '.join(map(str, table.columns))}); rename them in the file"
         )
+    check_catalogue_values(table, path)
     return table
+
+
+def check_catalogue_values(table: pd.DataFrame, path: Path) -> None:
+    """Refuse fluxes that are not numbers, positions out of range, repeated names.
+
+    Rows are named by their line in the file (header on line 1), for CSV.
+    """
+    for column, low, high in (
+        ("stokes_I_Jy", -np.inf, np.inf),
+        ("ra_deg", 0.0, 360.0),
+        ("dec_deg", -90.0, 90.0),
+    ):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = ~np.isfinite(values) | (values < low) | (values > high)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise SkyModelError(
+                f"catalogue {path}, line {row + 2}: {column} is "
+                f"{table[column].iloc[row]!r}; expected a number"
+                + (f" from {low:g} to {high:g}" if np.isfinite(low) else "")
+                + "; correct or remove that row"
+            )
+    repeated = table["name"][table["name"].duplicated()]
+    if len(repeated):
+        name = repeated.iloc[0]
+        line = int(np.flatnonzero(table["name"].to_numpy() == name)[1]) + 2
+        raise SkyModelError(
+            f"catalogue {path}: the source name {name!r} appears more than once "
+            f"(line {line}); WSClean needs unique names: rename or drop the repeat"
+        )
 
 
 def select_components(catalogue: pd.DataFrame, selection: Selection) -> list[Component]:

@@ -141,6 +141,9 @@ def draw_model(
     roots = context.worker.roots
     sky_model = require_under_roots(sky_model, roots, "sky model")
     summary = measurement_set.read_summary(measurement_set_path)
+    measurement_set.check_sampling(
+        summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
+    )
     staging = staged_step(context)
     name = staging / "model"
 
@@ -177,7 +180,12 @@ def predict(
     measurement_set_path = require_under_roots(
         measurement_set_path, roots, "Measurement Set"
     )
-    measurement_set.read_summary(measurement_set_path)
+    summary = measurement_set.read_summary(measurement_set_path)
+    measurement_set.check_spectral_windows(measurement_set_path)
+    measurement_set.check_writable(measurement_set_path, "predict")
+    measurement_set.check_sampling(
+        summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
+    )
     staging = staged_step(context)
     name = staging / "model"
     # -predict reads NAME-model.fits: present term 0 under that name.
@@ -217,6 +225,13 @@ def clean(
     )
     summary = measurement_set.read_summary(measurement_set_path)
     measurement_set.require_column(summary, options.data_column)
+    measurement_set.check_spectral_windows(measurement_set_path)
+    measurement_set.check_not_all_flagged(measurement_set_path)
+    if options.update_model:
+        measurement_set.check_writable(measurement_set_path, "clean (update_model)")
+    measurement_set.check_sampling(
+        summary, options.geometry.scale_arcsec, "clean.scale_arcsec"
+    )
     staging = staged_step(context)
     name = staging / "clean"
 
