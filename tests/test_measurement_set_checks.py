@@ -95,3 +95,31 @@ def test_a_pixel_scale_too_coarse_for_the_longest_baseline_is_refused(
 def test_an_unknown_column_names_the_columns_there_are(small_set: Path) -> None:
     with pytest.raises(MeasurementSetError, match="data columns are DATA"):
         require_column(read_summary(small_set), "CORRECTED_DATA")
+
+
+def test_an_empty_observation_table_is_refused(small_set: Path) -> None:
+    with table(f"{small_set}::OBSERVATION", readonly=False, ack=False) as observation:
+        observation.removerows(list(range(observation.nrows())))
+
+    with pytest.raises(MeasurementSetError, match="empty OBSERVATION table"):
+        check_structure(small_set)
+
+
+def test_no_source_near_the_phase_centre_is_an_error_naming_the_cuts(
+    small_set: Path, tmp_path: Path
+) -> None:
+    from contimg.errors import ContimgError
+    from contimg.steps import write_sky_model
+
+    catalogue = tmp_path / "far.csv"
+    catalogue.write_text("name,ra_deg,dec_deg,stokes_I_Jy\nfar,10.0,-40.0,1.0\n")
+    selection = {
+        "radius_deg": 1.0,
+        "min_flux_jy": 0.0,
+        "spectral_index": -0.7,
+        "reference_frequency_hz": 1.4e9,
+    }
+
+    with pytest.raises(ContimgError, match=r"lies within 1\.0 deg of the phase centre"):
+        write_sky_model(catalogue, small_set, tmp_path / "sky.txt", selection)
+    assert not (tmp_path / "sky.txt").exists()
