@@ -96,3 +96,12 @@ def test_the_measurement_set_table_needs_both_columns(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="lacks the column"):
         settings.read_measurement_sets(table, tmp_path)
+
+
+def test_the_same_set_under_two_names_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.ms").mkdir()
+    table = tmp_path / "sets.tsv"
+    table.write_text("name\tpath\nfirst\ta.ms\nsecond\t./a.ms\n")
+
+    with pytest.raises(ConfigError, match="twice"):
+        settings.read_measurement_sets(table, tmp_path)

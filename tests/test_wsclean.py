@@ -169,3 +169,12 @@ def test_draw_model_never_asks_for_one_thread() -> None:
     )
 
     assert value_after(arguments, "-j") == ["2"]
+
+
+def test_clean_extra_may_not_set_channels_contimg_owns() -> None:
+    options = CleanOptions(
+        geometry=GEOMETRY, channels_out=1, extra=("-channels-out", "2")
+    )
+
+    with pytest.raises(ConfigError, match="-channels-out"):
+        clean_command(Path("/d/set.ms"), Path("/o/img"), options, RESOURCES)

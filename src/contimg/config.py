@@ -162,4 +162,33 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
             f"measurement_sets table {table_path}: the name(s) {', '.join(bad)} may "
             "not contain '/' or start with '.'; names become folder names"
         )
+    resolved = [absolute(path, workdir).resolve() for path in table["path"]]
+    seen: dict[Path, str] = {}
+    for name, path in zip(table["name"], resolved, strict=True):
+        if path in seen:
+            raise ConfigError(
+                f"measurement_sets table {table_path} lists {path} twice (as "
+                f"{seen[path]!r} and {name!r}); two steps writing MODEL_DATA into "
+                "one set would collide: list each set once"
+            )
+        seen[path] = name
     return dict(zip(table["name"], table["path"], strict=True))
+
+
+def prepare_roots(config: Config, workdir: Path) -> None:
+    """Create the results and scratch roots, and the folder of the example set.
+
+    Other input roots must exist already: a typo in one must not quietly
+    become a new, empty folder.
+    """
+    roots = config["roots"]
+    for key in ("results", "scratch"):
+        absolute(roots[key], workdir).mkdir(parents=True, exist_ok=True)
+    example = config.get("example", {}).get("measurement_set")
+    if example is None:
+        return
+    example_path = absolute(example, workdir)
+    for root in roots["inputs"]:
+        folder = absolute(root, workdir)
+        if example_path.is_relative_to(folder):
+            folder.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,7 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
     """
     client = connect(settings.engine_timeout_s)
     identity = RunIdentity.current(run_id_from_environment())
-    for root in settings.roots:
-        root.mkdir(parents=True, exist_ok=True)
+    check_roots(settings)
     reap_dead_workers(client, identity, settings)
     container, _ = ensure_worker(client, identity, settings)
     every_argument = [argument for command in commands for argument in command]
@@ -56,6 +55,17 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
         remove_worker(client, identity, settings)
         raise
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
+
+
+def check_roots(settings: WorkerSettings) -> None:
+    """Refuse a mount that does not exist: a typo must not become a new folder."""
+    missing = [str(root) for root in settings.roots if not root.is_dir()]
+    if missing:
+        raise ContimgError(
+            f"the data root(s) {', '.join(missing)} do not exist; check roots in "
+            "the config (results and scratch are created by scripts/setup or "
+            "mkdir; inputs must hold your Measurement Sets)"
+        )
 
 
 def stop_run_worker(settings: WorkerSettings) -> bool:

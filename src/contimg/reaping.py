@@ -51,8 +51,11 @@ def owner_is_alive(container: Container) -> bool:
         pid = int(labels.get(f"{LABEL_PREFIX}.owner-pid", ""))
     except ValueError:
         return True  # no owner recorded: nothing proves the run dead
+    recorded = labels.get(f"{LABEL_PREFIX}.owner-start")
+    if recorded is None:
+        return True  # an older worker without the start time: nothing proves it dead
     started = process_start(pid)
-    return started is not None and started == labels.get(f"{LABEL_PREFIX}.owner-start")
+    return started is not None and started == recorded
 
 
 def reap_dead_workers(

@@ -124,6 +124,14 @@ def check_catalogue_values(table: pd.DataFrame, path: Path) -> None:
                 + (f" from {low:g} to {high:g}" if np.isfinite(low) else "")
                 + "; correct or remove that row"
             )
+    names = table["name"].astype(str)
+    with_comma = np.flatnonzero(names.str.contains(",").to_numpy())
+    if len(with_comma):
+        row = int(with_comma[0])
+        raise SkyModelError(
+            f"catalogue {path}, line {row + 2}: the source name {names.iloc[row]!r} "
+            "holds a comma, which ends a field of a WSClean sky model; rename it"
+        )
     repeated = table["name"][table["name"].duplicated()]
     if len(repeated):
         name = repeated.iloc[0]

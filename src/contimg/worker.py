@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 LABEL_PREFIX = "org.contimg"
 WORKER_LABEL = f"{LABEL_PREFIX}.worker"
 RUN_LABEL = f"{LABEL_PREFIX}.run"
-HOME_IN_WORKER = "/tmp"
+HOME_IN_WORKER = "/home/contimg"
+"""A private tmpfs: the worker's HOME and TMPDIR (its root file system is read-only)."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ while [ "$idle" -lt "$limit" ]; do
     else
         idle=$((idle + 1))
     fi
-    echo "$idle" >/tmp/contimg-idle-seconds
+    echo "$idle" >"$HOME/idle-seconds"
 done
 """
-IDLE_FILE = "/tmp/contimg-idle-seconds"
+IDLE_FILE = "/home/contimg/idle-seconds"
 
 
 def connect(timeout_s: float) -> docker.DockerClient:
@@ -117,12 +118,16 @@ def container_arguments(
         "labels": worker_labels(identity, settings),
         "init": True,
         "user": f"{identity.uid}:{identity.gid}",
-        "environment": {"HOME": HOME_IN_WORKER, "LANG": "C.UTF-8"},
+        "environment": {
+            "HOME": HOME_IN_WORKER,
+            "TMPDIR": HOME_IN_WORKER,
+            "LANG": "C.UTF-8",
+        },
         "network_mode": "none",
         "mounts": mounts,
         "working_dir": HOME_IN_WORKER,
         "read_only": True,
-        "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"},
+        "tmpfs": private_folders(settings.roots),
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "pids_limit": settings.pids_limit,
@@ -134,6 +139,15 @@ def container_arguments(
         arguments["mem_limit"] = f"{settings.memory_mb}m"
         arguments["memswap_limit"] = f"{settings.memory_mb}m"
     return arguments
+
+
+def private_folders(roots: tuple[Path, ...]) -> dict[str, str]:
+    """The worker's tmpfs mounts: HOME, and /tmp unless a data root lies in it."""
+    options = "rw,nosuid,nodev,mode=1777"
+    folders = {HOME_IN_WORKER: options}
+    if not any(root == Path("/tmp") or root.is_relative_to("/tmp") for root in roots):
+        folders["/tmp"] = options
+    return folders
 
 
 def idle_command(idle_timeout_s: float) -> list[str]:
@@ -340,9 +354,10 @@ def require_options(
     missing = sorted(option_names(arguments) - supported_options("\n".join(usage)))
     if missing:
         raise WorkerImageError(
-            f"the WSClean in image {image} does not support {', '.join(missing)}, "
-            "which the configured steps use; build a newer image with "
-            "`scripts/build-worker-image` or set worker.image to one with WSClean 3.7+"
+            f"the WSClean in image {image} does not know {', '.join(missing)}, "
+            "which the config asks for: check its spelling (clean.extra holds "
+            "options verbatim), or use an image whose WSClean has it "
+            "(`scripts/build-worker-image` builds WSClean 3.7)"
         )
     logger.debug(
         "image %s supports every option used: %s",

@@ -187,9 +187,18 @@ def option_names(arguments: Iterable[str]) -> set[str]:
     return {word for word in arguments if re.fullmatch(r"-[a-z][a-z0-9-]*", word)}
 
 
+# Options contimg sets itself, whether or not a given command carries them.
+OWNED_OPTIONS = frozenset({
+    "-j", "-abs-mem", "-mem", "-temp-dir", "-name", "-size", "-scale",
+    "-data-column", "-niter", "-mgain", "-auto-threshold", "-weight",
+    "-channels-out", "-join-channels", "-predict", "-draw-model",
+    "-update-model-required", "-no-update-model-required",
+})  # fmt: skip
+
+
 def refuse_repeated_options(extra: Sequence[str], arguments: Sequence[str]) -> None:
     """Refuse extra arguments that repeat an option contimg already sets."""
-    repeated = sorted(option_names(extra) & option_names(arguments))
+    repeated = sorted(option_names(extra) & (option_names(arguments) | OWNED_OPTIONS))
     if repeated:
         raise ConfigError(
             f"clean.extra repeats {', '.join(repeated)}, which contimg already sets "

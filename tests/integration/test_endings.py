@@ -135,6 +135,7 @@ def test_a_set_outside_the_mounted_roots_is_refused_by_name(
     docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
 ) -> None:
     workdir = vla_workdir(tmp_path / "run", roots={"inputs": ["elsewhere"]})
+    (workdir / "elsewhere").mkdir()
 
     result = snakemake(workdir, "--cores", "2")
 
@@ -181,3 +182,15 @@ def test_the_real_vla_set_images_and_every_file_belongs_to_the_user(
         assert foreign == []
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_mistyped_input_root_is_refused_not_created(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", roots={"inputs": ["data", "dtaa"]})
+
+    result = snakemake(workdir, "--cores", "2")
+
+    assert result.returncode != 0
+    assert f"{workdir / 'dtaa'} do not exist" in result.stdout + result.stderr
+    assert not (workdir / "dtaa").exists()

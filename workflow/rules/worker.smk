@@ -6,6 +6,7 @@ from contimg.lifecycle import planned_commands, start_run_worker, stop_run_worke
 onstart:
     logs.configure()
     stop_jobs_on_sigterm()
+    settings.prepare_roots(config, WORKDIR)
     start_run_worker(WORKER, planned_commands(config, WORKDIR))
 
 
