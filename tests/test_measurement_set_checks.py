@@ -123,3 +123,24 @@ def test_no_source_near_the_phase_centre_is_an_error_naming_the_cuts(
     with pytest.raises(ContimgError, match=r"lies within 1\.0 deg of the phase centre"):
         write_sky_model(catalogue, small_set, tmp_path / "sky.txt", selection)
     assert not (tmp_path / "sky.txt").exists()
+
+
+def test_an_empty_model_is_written_when_the_config_allows_it(
+    small_set: Path, tmp_path: Path
+) -> None:
+    from contimg.skymodel import read_sky_model
+    from contimg.steps import write_sky_model
+
+    catalogue = tmp_path / "far.csv"
+    catalogue.write_text("name,ra_deg,dec_deg,stokes_I_Jy\nfar,10.0,-40.0,1.0\n")
+    selection = {
+        "radius_deg": 1.0,
+        "min_flux_jy": 0.0,
+        "spectral_index": -0.7,
+        "reference_frequency_hz": 1.4e9,
+        "allow_empty": True,
+    }
+
+    assert write_sky_model(catalogue, small_set, tmp_path / "sky.txt", selection) == []
+    assert read_sky_model(tmp_path / "sky.txt") == []
+    assert (tmp_path / "sky.txt").read_text().startswith("Format = ")

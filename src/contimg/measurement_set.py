@@ -47,6 +47,8 @@ class MeasurementSetSummary:
     longest_baseline_m: float
     columns: frozenset[str]
     row_count: int
+    correlation_count: int
+    """Correlations (polarisation products) per visibility, of the first setup."""
 
     @property
     def centre_frequency_hz(self) -> float:
@@ -94,6 +96,7 @@ def check_structure(path: Path) -> None:
             "which WSClean needs; rewrite the set with a tool that writes a "
             "complete Measurement Set"
         )
+    check_spectral_windows(path)
     if open_table(path, "OBSERVATION").nrows() == 0:
         raise MeasurementSetError(
             f"Measurement Set {path} has an empty OBSERVATION table, which WSClean "
@@ -121,6 +124,7 @@ def read_summary(path: Path) -> MeasurementSetSummary:
         longest_baseline_m=longest_baseline(uvw),
         columns=frozenset(main.colnames()),
         row_count=int(main.nrows()),
+        correlation_count=int(open_table(path, "POLARIZATION").getcol("NUM_CORR")[0]),
     )
 
 

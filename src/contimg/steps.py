@@ -26,6 +26,12 @@ from contimg.paths import (
     remove_staging,
     require_under_roots,
 )
+from contimg.products import (
+    check_free_space,
+    check_model_images,
+    image_bytes,
+    visibility_bytes,
+)
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.worker import WorkerSettings, connect, ensure_worker, require_options
 from contimg.wsclean import (
@@ -116,13 +122,22 @@ def write_sky_model(
     components = skymodel.select_components(
         skymodel.read_catalogue(catalogue), selection
     )
-    if not components:
+    if not components and selection_config.get("allow_empty"):
+        logger.warning(
+            "no catalogue source lies within %s deg of the phase centre of %s above "
+            "%s Jy: the sky model is empty (sky_model.allow_empty), and so will "
+            "MODEL_DATA be",
+            selection.radius_deg,
+            measurement_set_path,
+            selection.min_flux_jy,
+        )
+    elif not components:
         raise ContimgError(
             f"no source of catalogue {catalogue} lies within "
             f"{selection.radius_deg} deg of the phase centre of "
             f"{measurement_set_path} above {selection.min_flux_jy} Jy; widen "
-            "sky_model.radius_deg or lower "
-            "sky_model.min_flux_jy"
+            "sky_model.radius_deg or lower sky_model.min_flux_jy (or set "
+            "sky_model.allow_empty: true if an empty model is what you want)"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     skymodel.write_sky_model(output, components, selection.reference_hz)
@@ -186,6 +201,14 @@ def predict(
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
     )
+    check_model_images([term_image], options.geometry, options.channels_out)
+    if "MODEL_DATA" not in summary.columns:
+        needed = visibility_bytes(
+            summary.row_count,
+            len(summary.channel_frequencies_hz),
+            summary.correlation_count,
+        )
+        check_free_space(measurement_set_path, needed, "predict's MODEL_DATA")
     staging = staged_step(context)
     name = staging / "model"
     # -predict reads NAME-model.fits: present term 0 under that name.
@@ -232,6 +255,7 @@ def clean(
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "clean.scale_arcsec"
     )
+    check_clean_space(summary, options, products, context.scratch)
     staging = staged_step(context)
     name = staging / "clean"
 
@@ -249,6 +273,25 @@ def clean(
         )
     finally:
         remove_staging(staging)
+
+
+def check_clean_space(
+    summary: measurement_set.MeasurementSetSummary,
+    options: CleanOptions,
+    products: Mapping[str, Path],
+    scratch: Path,
+) -> None:
+    """Refuse a clean whose images (and WSClean's temporary files) would not fit."""
+    planes = 1 + (options.channels_out if options.channels_out > 1 else 0)
+    images = image_bytes(options.geometry, len(products) * planes)
+    visibilities = visibility_bytes(
+        summary.row_count,
+        len(summary.channel_frequencies_hz),
+        summary.correlation_count,
+    )
+    destination = next(iter(products.values())).parent
+    check_free_space(destination, images, "clean's images")
+    check_free_space(scratch, images + visibilities, "clean's staging and temp files")
 
 
 def write_record(path: Path, record: Mapping[str, object]) -> None:
