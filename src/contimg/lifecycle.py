@@ -15,6 +15,7 @@ import astropy.units as u
 import docker.errors
 from astropy.coordinates import SkyCoord
 
+from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
 from contimg.errors import ContimgError
 from contimg.reaping import reap_dead_workers
@@ -136,3 +137,20 @@ def planned_commands(config: Config, workdir: Path) -> list[list[str]]:
             resources,
         ),
     ]
+
+
+def check_measurement_sets(config: Config, sets: dict[str, Path]) -> None:
+    """Before any step: every existing set is complete, writable, has the column.
+
+    Sets that do not exist yet (the example, made by the workflow) are checked
+    by each step instead. MODEL_DATA is made by predict, so it is not required.
+    """
+    column = str(config["clean"]["data_column"])
+    for path in sets.values():
+        if not path.exists():
+            continue
+        measurement_set.check_structure(path)
+        measurement_set.check_writable(path, "predict")
+        if column != "MODEL_DATA":
+            summary = measurement_set.read_summary(path)
+            measurement_set.require_column(summary, column)

@@ -117,18 +117,18 @@ def test_a_failing_wsclean_step_leaves_no_product_and_no_worker(
     assert not set(workers(docker_client)) & watch.names
 
 
-def test_a_missing_column_is_refused_before_wsclean_runs(
+def test_a_missing_column_is_refused_before_any_step_runs(
     docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
 ) -> None:
     workdir = vla_workdir(tmp_path / "run", clean={"data_column": "CORRECTED_DATA"})
 
-    result = snakemake(workdir, "--cores", "2")
+    with WorkerWatch(docker_client, workdir) as watch:
+        result = snakemake(workdir, "--cores", "2")
 
-    log = (workdir / "logs" / "vla" / "clean.log").read_text()
     assert result.returncode != 0
-    assert "has no column CORRECTED_DATA" in log
-    assert "wsclean" not in log.lower().split("has no column")[0].split("\n")[-1]
-    assert not (workdir / "results" / "vla" / "clean").exists()
+    assert "has no column CORRECTED_DATA" in result.stdout + result.stderr
+    assert not (workdir / "results" / "vla").exists()
+    assert watch.names == set()
 
 
 def test_a_set_outside_the_mounted_roots_is_refused_by_name(
