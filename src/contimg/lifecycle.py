@@ -18,6 +18,7 @@ from astropy.coordinates import SkyCoord
 from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
 from contimg.errors import ContimgError
+from contimg.paths import require_under_roots
 from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.worker import (
@@ -139,8 +140,11 @@ def planned_commands(config: Config, workdir: Path) -> list[list[str]]:
     ]
 
 
-def check_measurement_sets(config: Config, sets: dict[str, Path]) -> None:
-    """Before any step: every existing set is complete, writable, has the column.
+def check_measurement_sets(
+    config: Config, sets: dict[str, Path], roots: tuple[Path, ...]
+) -> None:
+    """Before any step: every existing set is mounted, complete, writable, and
+    has the column to image.
 
     Sets that do not exist yet (the example, made by the workflow) are checked
     by each step instead. MODEL_DATA is made by predict, so it is not required.
@@ -149,6 +153,7 @@ def check_measurement_sets(config: Config, sets: dict[str, Path]) -> None:
     for path in sets.values():
         if not path.exists():
             continue
+        require_under_roots(path, roots, "Measurement Set")
         measurement_set.check_structure(path)
         measurement_set.check_writable(path, "predict")
         if column != "MODEL_DATA":

@@ -137,12 +137,14 @@ def test_a_set_outside_the_mounted_roots_is_refused_by_name(
     workdir = vla_workdir(tmp_path / "run", roots={"inputs": ["elsewhere"]})
     (workdir / "elsewhere").mkdir()
 
-    result = snakemake(workdir, "--cores", "2")
+    with WorkerWatch(docker_client, workdir) as watch:
+        result = snakemake(workdir, "--cores", "2")
 
-    log = (workdir / "logs" / "vla" / "predict.log").read_text()
+    said = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "is not under any directory the worker mounts" in log
-    assert str(workdir / "elsewhere") in log
+    assert "is not under any directory the worker mounts" in said
+    assert str(workdir / "elsewhere") in said
+    assert watch.names == set()  # refused before the worker starts
 
 
 def run_user() -> tuple[int, int]:

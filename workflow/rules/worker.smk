@@ -13,7 +13,9 @@ onstart:
     stop_jobs_on_sigterm()
     settings.prepare_roots(config, WORKDIR)
     check_measurement_sets(
-        config, {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()}
+        config,
+        {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()},
+        WORKER.roots,
     )
     start_run_worker(WORKER, planned_commands(config, WORKDIR))
 
