@@ -28,8 +28,7 @@ import logging
 import math
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,33 +36,25 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from astropy.coordinates import TETE, EarthLocation, SkyCoord
-from astropy.time import Time
-from astropy.utils import iers
-from astropy.utils.data import conf as data_conf
-from casacore.measures import measures
-from casacore.quanta import quantity
+from astropy.coordinates import EarthLocation
 from casacore.tables import default_ms, makearrcoldesc, maketabdesc, table
 
 from contimg.dft import predict_visibilities
+from contimg.dsa110 import DISH_DIAMETER_M, STATIONS_CSV, Stations, read_stations
 from contimg.errors import ConfigError, ContimgError, MeasurementSetError
 from contimg.skymodel import Component, read_sky_model
+from contimg.transit import (
+    antenna_uvw_m,
+    baseline_pairs,
+    integration_centres_s,
+    transit_time,
+)
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
 
-STATIONS_CSV = (
-    Path(__file__).resolve().parents[2]
-    / "resources"
-    / "dsa110"
-    / "DSA110_Station_Coordinates.csv"
-)
-STATION_TITLE_LINES = 5
-STATION_COLUMNS = ("Station Number", "Latitude", "Longitude", "Elevation (meters)")
-DISH_DIAMETER_M = 4.65
 LINEAR_CORRELATIONS = {
     "XX": (9, 0, 0),
     "XY": (10, 0, 1),
@@ -71,7 +62,6 @@ LINEAR_CORRELATIONS = {
     "YY": (12, 1, 1),
 }
 """Correlation name: (CORR_TYPE, receptor 1, receptor 2) for linear feeds."""
-SIDEREAL_DEG_PER_S = 360.0 / 86164.0905
 MEAS_FREQ_REF_TOPO = 5
 TELESCOPE_NAME = "DSA_110"
 
@@ -125,168 +115,6 @@ class ExampleSettings:
         return self.first_channel_hz + self.channel_width_hz * np.arange(
             self.channels, dtype=np.float64
         )
-
-
-@dataclass(frozen=True, eq=False)
-class Stations:
-    """Station names and their ITRF positions (metres, shape (nstation, 3))."""
-
-    names: tuple[str, ...]
-    itrf_m: FloatArray
-    array_centre_m: FloatArray
-    """Mean ITRF position of every station in the table, selected or not."""
-
-
-def read_station_table(path: Path) -> pd.DataFrame:
-    """The DSA-110 station table, with a missing elevation filled by the median."""
-    if not path.is_file():
-        raise ContimgError(
-            f"station table {path} does not exist; expected the DSA-110 station "
-            "CSV (resources/dsa110/DSA110_Station_Coordinates.csv); pass its path"
-        )
-    stations = pd.read_csv(path, skiprows=STATION_TITLE_LINES)
-    missing = [name for name in STATION_COLUMNS if name not in stations.columns]
-    if missing or stations.empty:
-        raise ContimgError(
-            f"station table {path} lacks the column(s) {', '.join(missing)} or has "
-            f"no rows; expected {STATION_TITLE_LINES} title lines, then the header "
-            f"{','.join(STATION_COLUMNS)}; use the file from dsa110/dsa110-antpos"
-        )
-    if stations[["Latitude", "Longitude"]].isna().any().any():
-        raise ContimgError(
-            f"station table {path} has a station without latitude or longitude; "
-            "expected both for every station; fix or remove that row"
-        )
-
-    elevation = stations["Elevation (meters)"]
-    gaps = elevation.isna()
-    if gaps.any():
-        median = float(elevation[~gaps].median())
-        names = ", ".join(stations.loc[gaps, "Station Number"].astype(str))
-        # DSA-117 has no elevation in the published table; the array is flat to
-        # a few metres, so the median is a good guess and keeps the station.
-        logger.warning(
-            "%s: no elevation for %s; using the median of the other stations, %.1f m",
-            path,
-            names,
-            median,
-        )
-        stations = stations.assign(**{"Elevation (meters)": elevation.fillna(median)})
-    return stations
-
-
-def read_stations(path: Path, max_stations: int | None = None) -> Stations:
-    """Station names and ITRF positions (WGS84 geodetic converted with astropy)."""
-    table_ = read_station_table(path)
-    location = EarthLocation.from_geodetic(
-        lon=table_["Longitude"].to_numpy(dtype=float) * u.deg,
-        lat=table_["Latitude"].to_numpy(dtype=float) * u.deg,
-        height=table_["Elevation (meters)"].to_numpy(dtype=float) * u.m,
-        ellipsoid="WGS84",
-    )
-    itrf = np.stack(
-        [coord.to_value(u.m) for coord in (location.x, location.y, location.z)], axis=1
-    )
-    names = tuple(str(name).strip() for name in table_["Station Number"])
-
-    count = len(names) if max_stations is None else max_stations
-    if count > len(names):
-        raise ConfigError(
-            f"max_stations={max_stations} but the station table {path} has only "
-            f"{len(names)} stations; ask for at most {len(names)} or None"
-        )
-    return Stations(names[:count], itrf[:count], itrf.mean(axis=0))
-
-
-@contextmanager
-def offline_astropy() -> Iterator[None]:
-    """Use only astropy's bundled IERS data: the machine may have no network."""
-    with (
-        iers.conf.set_temp("auto_download", False),
-        iers.conf.set_temp("iers_degraded_accuracy", "warn"),
-        data_conf.set_temp("allow_internet", False),
-    ):
-        yield
-
-
-def apparent_hour_angle_deg(
-    time: Time, ra_deg: float, dec_deg: float, longitude_deg: float
-) -> float:
-    """Hour angle of a J2000 direction: local apparent sidereal time - apparent RA."""
-    with offline_astropy():
-        direction = SkyCoord(
-            ra_deg * u.deg, dec_deg * u.deg, frame="fk5", equinox="J2000"
-        )
-        apparent = direction.transform_to(TETE(obstime=time))
-        sidereal = time.sidereal_time("apparent", longitude=longitude_deg * u.deg)
-        return float((sidereal - apparent.ra).wrap_at(180 * u.deg).deg)
-
-
-def transit_time(settings: ExampleSettings, centre: EarthLocation) -> Time:
-    """First transit of the phase centre at the array centre on the settings' date."""
-    longitude = float(centre.lon.deg)
-    moment = Time(settings.observation_date.isoformat(), scale="utc")
-    for step in range(3):
-        hour_angle = apparent_hour_angle_deg(
-            moment,
-            settings.phase_centre_ra_deg,
-            settings.phase_centre_dec_deg,
-            longitude,
-        )
-        # First jump forward to the transit of that day; then small corrections.
-        to_go = (-hour_angle) % 360.0 if step == 0 else -hour_angle
-        moment = moment + (to_go / SIDEREAL_DEG_PER_S) * u.s
-    return moment
-
-
-def integration_centres_s(settings: ExampleSettings, transit: Time) -> FloatArray:
-    """TIME of each integration (MJD seconds, UTC) with the transit in the middle."""
-    transit_s = float(transit.utc.mjd) * 86400.0
-    offsets = np.arange(settings.integrations, dtype=np.float64) + 0.5
-    offsets -= settings.integrations / 2
-    return transit_s + offsets * settings.integration_s
-
-
-def antenna_uvw_m(
-    stations: Stations, times_s: FloatArray, settings: ExampleSettings
-) -> FloatArray:
-    """J2000 (u, v, w) of each station relative to the array centre, per time.
-
-    Shape (ntime, nstation, 3). casacore converts the ITRF vectors to J2000, so
-    precession, nutation and aberration are those CASA would apply. casacore may
-    log "Leap second table TAI_UTC seems out-of-date" once the clock passes the
-    bundled table's validity date; no leap second has been added since 2017, so
-    times before the table's last entry are unaffected.
-    """
-    dm = measures()
-    centre = stations.array_centre_m
-    dm.do_frame(dm.position("itrf", *[quantity(value, "m") for value in centre]))
-    dm.do_frame(
-        dm.direction(
-            "j2000",
-            quantity(settings.phase_centre_ra_deg, "deg"),
-            quantity(settings.phase_centre_dec_deg, "deg"),
-        )
-    )
-    # Relative to the centre the vectors are short, so no precision is lost
-    # subtracting two geocentric ones; the conversion is linear either way.
-    offsets = stations.itrf_m - centre
-    baselines = dm.baseline(
-        "itrf", *[quantity(offsets[:, axis], "m") for axis in range(3)]
-    )
-
-    uvw = np.empty((times_s.size, len(stations.names), 3))
-    for index, time_s in enumerate(times_s):
-        dm.do_frame(dm.epoch("utc", quantity(float(time_s), "s")))
-        converted = dm.to_uvw(baselines)["xyz"].get_value("m")
-        uvw[index] = np.asarray(converted, dtype=np.float64).reshape(-1, 3)
-    return uvw
-
-
-def baseline_pairs(nstation: int) -> tuple[IntArray, IntArray]:
-    """ANTENNA1 < ANTENNA2 for every cross-correlation, in the usual order."""
-    first, second = np.triu_indices(nstation, k=1)
-    return first.astype(np.int32), second.astype(np.int32)
 
 
 def create_main_table(path: Path, nchan: int, ncorr: int) -> table:
