@@ -160,6 +160,24 @@ def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
     assert clean_outputs(workdir) == []
 
 
+def test_a_snakemake_killed_alone_leaves_no_worker_once_idle(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir = vla_workdir(
+        tmp_path / "run", clean=LONG_CLEAN, worker={"idle_timeout_s": 5}
+    )
+    process = start(workdir)
+    wait_for_clean(docker_client, workdir)
+
+    # Only Snakemake itself: its running job goes on, then the worker idles out.
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    gone_after = wait_until(lambda: not run_workers(docker_client, workdir), 240)
+
+    print(f"worker gone {gone_after:.1f} s after Snakemake was killed")
+    assert all(not wsclean_processes(w) for w in run_workers(docker_client, workdir))
+
+
 def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
     docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
 ) -> None:
