@@ -12,12 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import docker.errors
 from docker.models.containers import Container
 
 from contimg import logs
 from contimg.errors import ContimgError
+from contimg.provenance import find_record, reproduction
 from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity
 from contimg.worker import (
@@ -120,6 +122,12 @@ def reap(timeout_s: float, stop_timeout_s: float) -> int:
     return 0
 
 
+def reproduce(product: Path) -> int:
+    """Print how a product was made, as a command that runs it again."""
+    print(reproduction(find_record(product)))
+    return 0
+
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -138,6 +146,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "run", help="the run's identifier (the RUN column of `workers`)"
     )
     remove.add_argument("--stop-timeout", type=float, default=30.0)
+    again = commands.add_parser("reproduce", help="print how a product was made")
+    again.add_argument("product", type=Path, help="a FITS product or a record")
     reaping = commands.add_parser("reap", help="remove workers of dead runs")
     reaping.add_argument("--stop-timeout", type=float, default=30.0)
     return parser.parse_args(argv)
@@ -150,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "workers":
             return list_workers(arguments.engine_timeout)
+        if arguments.command == "reproduce":
+            return reproduce(arguments.product)
         if arguments.command == "reap":
             return reap(arguments.engine_timeout, arguments.stop_timeout)
         return remove_run(

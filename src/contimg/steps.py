@@ -7,17 +7,18 @@ products into place only when every expected file exists.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from contimg import measurement_set, skymodel
+import docker
+from docker.models.containers import Container
+
+from contimg import measurement_set, provenance, skymodel
 from contimg.errors import ContimgError
 from contimg.execution import run_in_worker
 from contimg.paths import (
@@ -68,8 +69,10 @@ class StepContext:
     """The rule's log file; WSClean's output is streamed into it."""
 
 
-def run_wsclean(context: StepContext, staging: Path, build: Builder) -> list[str]:
-    """Attach to the worker, build the argument list, run it; return the list."""
+def run_wsclean(
+    context: StepContext, staging: Path, build: Builder
+) -> provenance.Execution:
+    """Attach to the worker, build the argument list, run it; say what ran."""
     client = connect(context.worker.engine_timeout_s)
     identity = RunIdentity.current(run_id_from_environment())
     container, started_here = ensure_worker(client, identity, context.worker)
@@ -84,12 +87,39 @@ def run_wsclean(context: StepContext, staging: Path, build: Builder) -> list[str
     if started_here:
         require_options(client, container, context.worker.image, arguments)
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), provenance.now()
     run_in_worker(
         client, container, arguments, workdir=staging, on_line=log_sink(context.log)
     )
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
-    return arguments
+    return provenance.Execution(
+        arguments=tuple(arguments),
+        image=context.worker.image,
+        image_id=str(container.attrs["Image"]),
+        wsclean_version=wsclean_version(client, container),
+        worker=str(container.name),
+        run_id=identity.run_id,
+        workdir=str(identity.workdir),
+        started=started_at,
+        finished=provenance.now(),
+    )
+
+
+def wsclean_version(client: docker.DockerClient, container: Container) -> str:
+    """WSClean's version: the image's label, or what `wsclean -version` prints."""
+    labels = client.images.get(container.attrs["Image"]).labels or {}
+    if "org.contimg.wsclean-version" in labels:
+        return str(labels["org.contimg.wsclean-version"])
+    lines: list[str] = []
+    run_in_worker(
+        client,
+        container,
+        ["wsclean", "-version"],
+        workdir=Path("/"),
+        on_line=lines.append,
+    )
+    found = [line for line in lines if line.startswith("WSClean version")]
+    return found[0].removeprefix("WSClean version ").strip() if found else "unknown"
 
 
 def log_sink(log: TextIO | None) -> Callable[[str], None]:
@@ -149,6 +179,7 @@ def draw_model(
     sky_model: Path,
     measurement_set_path: Path,
     term_images: Sequence[Path],
+    record: Path,
     options: DrawModelOptions,
     context: StepContext,
 ) -> None:
@@ -174,11 +205,19 @@ def draw_model(
         )
 
     try:
-        run_wsclean(context, staging, build)
+        execution = run_wsclean(context, staging, build)
         drawn = [
             staging / f"model-term-{term}.fits" for term in range(len(term_images))
         ]
         publish(zip(drawn, term_images, strict=True))
+        provenance.write_record(
+            record,
+            "draw_model",
+            execution,
+            options,
+            [sky_model, measurement_set_path],
+            term_images,
+        )
     finally:
         remove_staging(staging)
 
@@ -215,29 +254,28 @@ def predict(
     shutil.copyfile(term_image, staging / "model-model.fits")
 
     try:
-        arguments = run_wsclean(
+        execution = run_wsclean(
             context,
             staging,
             lambda r: predict_command(measurement_set_path, name, options, r),
         )
     finally:
         remove_staging(staging)
-    write_record(
+    # The set changed in place: the record, written last, is the step's output.
+    provenance.write_record(
         record,
-        {
-            "measurement_set": str(measurement_set_path),
-            "column": "MODEL_DATA",
-            "model_image": str(term_image),
-            "image": context.worker.image,
-            "arguments": arguments,
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
+        "predict",
+        execution,
+        options,
+        [term_image, measurement_set_path],
+        [measurement_set_path],
     )
 
 
 def clean(
     measurement_set_path: Path,
     products: Mapping[str, Path],
+    record: Path,
     options: CleanOptions,
     context: StepContext,
 ) -> None:
@@ -260,7 +298,7 @@ def clean(
     name = staging / "clean"
 
     try:
-        run_wsclean(
+        execution = run_wsclean(
             context,
             staging,
             lambda r: clean_command(measurement_set_path, name, options, r),
@@ -270,6 +308,14 @@ def clean(
         publish(
             (source, products[kind])
             for source, kind in zip(written, kinds, strict=True)
+        )
+        provenance.write_record(
+            record,
+            "clean",
+            execution,
+            options,
+            [measurement_set_path],
+            list(products.values()),
         )
     finally:
         remove_staging(staging)
@@ -292,14 +338,6 @@ def check_clean_space(
     destination = next(iter(products.values())).parent
     check_free_space(destination, images, "clean's images")
     check_free_space(scratch, images + visibilities, "clean's staging and temp files")
-
-
-def write_record(path: Path, record: Mapping[str, object]) -> None:
-    """Write a JSON record whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
 
 
 def write_example_measurement_set(

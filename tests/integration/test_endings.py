@@ -196,3 +196,44 @@ def test_a_mistyped_input_root_is_refused_not_created(
     assert result.returncode != 0
     assert f"{workdir / 'dtaa'} do not exist" in result.stdout + result.stderr
     assert not (workdir / "dtaa").exists()
+
+
+def test_provenance_records_say_what_made_each_product_and_remake_it(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    import json
+
+    import numpy as np
+    from astropy.io import fits
+
+    from contimg.provenance import find_record, reproduction
+
+    workdir = vla_workdir(tmp_path / "run")
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, tail(result)
+    results = workdir / "results" / "vla"
+    image = results / "clean" / "vla-image.fits"
+
+    drawn = json.loads((results / "model" / "vla.provenance.json").read_text())
+    predicted = json.loads((results / "predict.json").read_text())
+    cleaned = find_record(image)
+    assert [drawn["step"], predicted["step"], cleaned["step"]] == [
+        "draw_model", "predict", "clean",
+    ]  # fmt: skip
+    image_id = docker_client.images.get(worker_image).id
+    for record in (drawn, predicted, cleaned):
+        assert record["image_id"] == image_id
+        assert record["wsclean_version"] == "3.7"
+        assert record["arguments"][0] == "wsclean"
+    assert drawn["inputs"][0]["sha256"]  # the sky model, checksummed
+    assert cleaned["options"]["niter"] == 1000
+    assert str(image) in cleaned["outputs"]
+
+    remade = subprocess.run(
+        ["bash", "-c", reproduction(cleaned)], capture_output=True, text=True
+    )
+    assert remade.returncode == 0, remade.stderr[-2000:]
+    name = cleaned["arguments"][cleaned["arguments"].index("-name") + 1]
+    again = fits.getdata(f"{name}-image.fits")
+    original = fits.getdata(image)
+    assert np.allclose(again, original, rtol=0, atol=1e-5 * np.abs(original).max())

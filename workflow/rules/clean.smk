@@ -8,6 +8,7 @@ rule clean:
             product: f"{RESULTS}/{{ms}}/clean/{{ms}}-{product}.fits"
             for product in CLEAN_PRODUCTS
         },
+        record=f"{RESULTS}/{{ms}}/clean/{{ms}}.provenance.json",
     log:
         "logs/{ms}/clean.log",
     threads: config["wsclean"]["threads"]

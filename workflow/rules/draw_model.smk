@@ -7,6 +7,7 @@ rule draw_model:
             f"{RESULTS}/{{ms}}/model/{{ms}}-term-{term}.fits"
             for term in range(TERM_COUNT)
         ],
+        record=f"{RESULTS}/{{ms}}/model/{{ms}}.provenance.json",
     log:
         "logs/{ms}/draw_model.log",
     threads: config["wsclean"]["threads"]

@@ -12,6 +12,7 @@ run_step(
         products={
             kind: Path(getattr(snakemake.output, kind)) for kind in CLEAN_PRODUCTS
         },
+        record=Path(snakemake.output.record),
         options=clean_options(snakemake.params.clean),
         context=step_context(snakemake, "clean"),
     )

@@ -11,6 +11,7 @@ run_step(
         sky_model=Path(snakemake.input.sky_model),
         measurement_set_path=Path(snakemake.input.measurement_set),
         term_images=[Path(path) for path in snakemake.output.term_images],
+        record=Path(snakemake.output.record),
         options=draw_model_options(snakemake.params.model_image),
         context=step_context(snakemake, "draw_model"),
     )
