@@ -237,3 +237,23 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
     again = fits.getdata(f"{name}-image.fits")
     original = fits.getdata(image)
     assert np.allclose(again, original, rtol=0, atol=1e-5 * np.abs(original).max())
+
+
+def test_changing_niter_plans_a_rerun_of_clean_only(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    import re
+
+    import yaml
+
+    workdir = vla_workdir(tmp_path / "run")
+    assert snakemake(workdir, "--cores", "2").returncode == 0
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["clean"]["niter"] = 500
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+    plan = snakemake(workdir, "-n", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+
+    assert plan.returncode == 0, tail(plan)
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout, re.MULTILINE))
+    assert planned == {"clean", "all"}, plan.stdout[-3000:]
