@@ -154,8 +154,9 @@ def check_measurement_sets(
         if not path.exists():
             continue
         require_under_roots(path, roots, "Measurement Set")
-        measurement_set.check_structure(path)
-        measurement_set.check_writable(path, "predict")
-        if column != "MODEL_DATA":
+        if column == "MODEL_DATA":
+            measurement_set.check_structure(path)
+        else:  # read_summary checks the structure first
             summary = measurement_set.read_summary(path)
             measurement_set.require_column(summary, column)
+        measurement_set.check_writable(path, "predict")

@@ -10,6 +10,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,17 @@ class MeasurementSetSummary:
     channel_frequencies_hz: tuple[float, ...]
     """Channel centre frequencies of the first spectral window."""
     channel_width_hz: float
-    longest_baseline_m: float
     columns: frozenset[str]
     row_count: int
     correlation_count: int
     """Correlations (polarisation products) per visibility, of the first setup."""
+
+    @cached_property
+    def longest_baseline_m(self) -> float:
+        """Longest projected baseline (u, v) in metres, read from UVW when first
+        asked for: only the pixel-scale checks need it, and UVW can be large."""
+        uvw = np.asarray(open_table(self.path).getcol("UVW"), dtype=float)
+        return longest_baseline(uvw)
 
     @property
     def centre_frequency_hz(self) -> float:
@@ -105,7 +112,7 @@ def check_structure(path: Path) -> None:
 
 
 def read_summary(path: Path) -> MeasurementSetSummary:
-    """Read phase centre, frequencies, longest baseline and columns of a set."""
+    """Read phase centre, frequencies, columns and sizes of a set, checked."""
     check_structure(path)
     main = open_table(path)
     field = open_table(path, "FIELD")
@@ -114,14 +121,12 @@ def read_summary(path: Path) -> MeasurementSetSummary:
     ra_rad, dec_rad = np.asarray(field.getcol("PHASE_DIR"))[0, 0]
     frequencies = np.asarray(window.getcol("CHAN_FREQ"))[0]
     widths = np.asarray(window.getcol("CHAN_WIDTH"))[0]
-    uvw = np.asarray(main.getcol("UVW"), dtype=float)
 
     return MeasurementSetSummary(
         path=path,
         phase_centre=SkyCoord(ra=ra_rad * u.rad, dec=dec_rad * u.rad, frame="icrs"),
         channel_frequencies_hz=tuple(float(f) for f in frequencies),
         channel_width_hz=float(np.median(np.abs(widths))),
-        longest_baseline_m=longest_baseline(uvw),
         columns=frozenset(main.colnames()),
         row_count=int(main.nrows()),
         correlation_count=int(open_table(path, "POLARIZATION").getcol("NUM_CORR")[0]),

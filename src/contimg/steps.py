@@ -235,7 +235,6 @@ def predict(
         measurement_set_path, roots, "Measurement Set"
     )
     summary = measurement_set.read_summary(measurement_set_path)
-    measurement_set.check_spectral_windows(measurement_set_path)
     measurement_set.check_writable(measurement_set_path, "predict")
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
@@ -286,7 +285,6 @@ def clean(
     )
     summary = measurement_set.read_summary(measurement_set_path)
     measurement_set.require_column(summary, options.data_column)
-    measurement_set.check_spectral_windows(measurement_set_path)
     measurement_set.check_not_all_flagged(measurement_set_path)
     if options.update_model:
         measurement_set.check_writable(measurement_set_path, "clean (update_model)")
