@@ -26,9 +26,9 @@ from contimg.worker import (
     IDLE_FILE,
     LABEL_PREFIX,
     RUN_LABEL,
-    WORKER_LABEL,
     WorkerSettings,
     connect,
+    list_workers,
     remove_container,
 )
 
@@ -56,20 +56,12 @@ def idle_time(container: Container) -> str:
     return f"{text}s" if result.exit_code == 0 and text.isdigit() else "?"
 
 
-def contimg_workers(timeout_s: float) -> list[Container]:
-    """Every container that carries contimg's worker label, running or not."""
-    client = connect(timeout_s)
-    filters = {"label": f"{WORKER_LABEL}=true"}
-    containers: list[Container] = client.containers.list(all=True, filters=filters)
-    return containers
-
-
-def list_workers(timeout_s: float) -> int:
+def print_workers(timeout_s: float) -> int:
     """Print one line per worker."""
     rows: list[tuple[str, ...]] = [
         ("RUN", "OWNER", "HOST", "AGE", "IDLE", "STATE", "NAME")
     ]
-    for container in contimg_workers(timeout_s):
+    for container in list_workers(connect(timeout_s)):
         labels = container.labels
         rows.append(
             (
@@ -95,12 +87,10 @@ def list_workers(timeout_s: float) -> int:
 
 def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
     """Remove the worker of one run, when it belongs to the invoking user."""
-    matching = [
-        container
-        for container in contimg_workers(timeout_s)
-        if container.labels.get(RUN_LABEL) == run_id
-        and container.labels.get(f"{LABEL_PREFIX}.owner") == str(os.getuid())
-    ]
+    matching = list_workers(
+        connect(timeout_s),
+        {RUN_LABEL: run_id, f"{LABEL_PREFIX}.owner": str(os.getuid())},
+    )
     if not matching:
         logger.error(
             "no worker of run %s owned by uid %d on this engine", run_id, os.getuid()
@@ -159,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()
     try:
         if arguments.command == "workers":
-            return list_workers(arguments.engine_timeout)
+            return print_workers(arguments.engine_timeout)
         if arguments.command == "reproduce":
             return reproduce(arguments.product)
         if arguments.command == "reap":

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from contimg.run import process_status
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[int, FrameType | None], object]
@@ -26,12 +28,10 @@ def children_by_parent() -> dict[int, list[int]]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+        status = process_status(int(entry.name))
+        if status is None:
             continue  # ended while we looked
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
+        children.setdefault(int(status[1]), []).append(int(entry.name))
     return children
 
 

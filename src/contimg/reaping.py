@@ -18,8 +18,8 @@ from contimg.run import RunIdentity, process_start
 from contimg.worker import (
     LABEL_PREFIX,
     RUN_LABEL,
-    WORKER_LABEL,
     WorkerSettings,
+    list_workers,
     remove_container,
 )
 
@@ -30,15 +30,13 @@ def owned_workers(
     client: docker.DockerClient, identity: RunIdentity
 ) -> list[Container]:
     """Workers of the invoking user on this host, of any run, in any state."""
-    filters = {
-        "label": [
-            f"{WORKER_LABEL}=true",
-            f"{LABEL_PREFIX}.owner={identity.uid}",
-            f"{LABEL_PREFIX}.host={identity.host}",
-        ]
-    }
-    containers: list[Container] = client.containers.list(all=True, filters=filters)
-    return containers
+    return list_workers(
+        client,
+        {
+            f"{LABEL_PREFIX}.owner": str(identity.uid),
+            f"{LABEL_PREFIX}.host": identity.host,
+        },
+    )
 
 
 def owner_is_alive(container: Container) -> bool:

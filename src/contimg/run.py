@@ -81,15 +81,21 @@ class RunIdentity:
         return f"contimg-{self.run_id}-{self.uid}"
 
 
+def process_status(pid: int) -> list[str] | None:
+    """Fields 3 onwards of /proc/PID/stat (state, parent, ...); None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it are plain.
+    return stat.rsplit(")", 1)[1].split()
+
+
 def process_start(pid: int) -> str | None:
     """When a process started (clock ticks since boot), or None if it is gone.
 
     Together with the process id this names a process for good: a reused id
     comes with a later start time.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces; fields after it are plain.
-    return stat.rsplit(")", 1)[1].split()[19]
+    status = process_status(pid)
+    return None if status is None else status[19]

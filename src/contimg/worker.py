@@ -155,6 +155,18 @@ def idle_command(idle_timeout_s: float) -> list[str]:
     return ["sh", "-c", IDLE_WATCHDOG, "contimg-idle", str(int(idle_timeout_s))]
 
 
+def list_workers(
+    client: docker.DockerClient, labels: Mapping[str, str] | None = None
+) -> list[Container]:
+    """Containers with contimg's worker label (and these labels), in any state."""
+    wanted = [f"{WORKER_LABEL}=true"]
+    wanted += [f"{key}={value}" for key, value in (labels or {}).items()]
+    containers: list[Container] = client.containers.list(
+        all=True, filters={"label": wanted}
+    )
+    return containers
+
+
 def find_worker(client: docker.DockerClient, identity: RunIdentity) -> Container | None:
     """The container that carries the run's worker name, if there is one."""
     try:
