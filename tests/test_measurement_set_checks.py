@@ -105,20 +105,29 @@ def test_an_empty_observation_table_is_refused(small_set: Path) -> None:
         check_structure(small_set)
 
 
+SELECTION = {
+    "radius_deg": 1.0,
+    "min_flux_jy": 0.0,
+    "spectral_index": -0.7,
+    "reference_frequency_hz": 1.4e9,
+}
+
+
+def far_catalogue(folder: Path) -> Path:
+    """A catalogue whose one source is nowhere near the small set's field."""
+    catalogue = folder / "far.csv"
+    catalogue.write_text("name,ra_deg,dec_deg,stokes_I_Jy\nfar,10.0,-40.0,1.0\n")
+    return catalogue
+
+
 def test_no_source_near_the_phase_centre_is_an_error_naming_the_cuts(
     small_set: Path, tmp_path: Path
 ) -> None:
     from contimg.errors import ContimgError
     from contimg.steps import write_sky_model
 
-    catalogue = tmp_path / "far.csv"
-    catalogue.write_text("name,ra_deg,dec_deg,stokes_I_Jy\nfar,10.0,-40.0,1.0\n")
-    selection = {
-        "radius_deg": 1.0,
-        "min_flux_jy": 0.0,
-        "spectral_index": -0.7,
-        "reference_frequency_hz": 1.4e9,
-    }
+    catalogue = far_catalogue(tmp_path)
+    selection = dict(SELECTION)
 
     with pytest.raises(ContimgError, match=r"lies within 1\.0 deg of the phase centre"):
         write_sky_model(catalogue, small_set, tmp_path / "sky.txt", selection)
@@ -131,15 +140,8 @@ def test_an_empty_model_is_written_when_the_config_allows_it(
     from contimg.skymodel import read_sky_model
     from contimg.steps import write_sky_model
 
-    catalogue = tmp_path / "far.csv"
-    catalogue.write_text("name,ra_deg,dec_deg,stokes_I_Jy\nfar,10.0,-40.0,1.0\n")
-    selection = {
-        "radius_deg": 1.0,
-        "min_flux_jy": 0.0,
-        "spectral_index": -0.7,
-        "reference_frequency_hz": 1.4e9,
-        "allow_empty": True,
-    }
+    catalogue = far_catalogue(tmp_path)
+    selection = {**SELECTION, "allow_empty": True}
 
     assert write_sky_model(catalogue, small_set, tmp_path / "sky.txt", selection) == []
     assert read_sky_model(tmp_path / "sky.txt") == []

@@ -133,14 +133,22 @@ def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
     assert len(clean_outputs(long_run)) == len(CLEAN_PRODUCTS)
 
 
-def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
-) -> None:
+def start_cleaning_with_short_idle_time(
+    client: docker.DockerClient, tmp_path: Path
+) -> tuple[Path, subprocess.Popen[str]]:
+    """A run with a 5 s idle time, once its long clean is under way."""
     workdir = vla_workdir(
         tmp_path / "run", clean=LONG_CLEAN, worker={"idle_timeout_s": 5}
     )
     process = start(workdir)
-    wait_for_clean(docker_client, workdir)
+    wait_for_clean(client, workdir)
+    return workdir, process
+
+
+def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    workdir, process = start_cleaning_with_short_idle_time(docker_client, tmp_path)
 
     # Like the end of a batch job: every process of the session is killed.
     os.killpg(process.pid, signal.SIGKILL)
@@ -163,11 +171,7 @@ def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
 def test_a_snakemake_killed_alone_leaves_no_worker_once_idle(
     docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
 ) -> None:
-    workdir = vla_workdir(
-        tmp_path / "run", clean=LONG_CLEAN, worker={"idle_timeout_s": 5}
-    )
-    process = start(workdir)
-    wait_for_clean(docker_client, workdir)
+    workdir, process = start_cleaning_with_short_idle_time(docker_client, tmp_path)
 
     # Only Snakemake itself: its running job goes on, then the worker idles out.
     os.kill(process.pid, signal.SIGKILL)
