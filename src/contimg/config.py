@@ -108,9 +108,8 @@ def sky_model_selection(sky_model: Config, centre: SkyCoord) -> Selection:
     )
 
 
-def example_centre(config: Config) -> SkyCoord:
+def example_centre(example: Config) -> SkyCoord:
     """The phase centre the example Measurement Set is written for."""
-    example = config["example"]
     return SkyCoord(
         ra=float(example["ra_deg"]) * u.deg, dec=float(example["dec_deg"]) * u.deg
     )

@@ -350,16 +350,10 @@ def write_example_measurement_set(
     The simulated sky is the catalogue selected as the sky_model step selects it,
     around the example's phase centre, so imaging DATA shows the same sources.
     """
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-
-    from contimg.config import sky_model_selection
+    from contimg.config import example_centre, sky_model_selection
     from contimg.example import ExampleSettings, write_dsa110_measurement_set
 
-    centre = SkyCoord(
-        ra=float(example_config["ra_deg"]) * u.deg,  # type: ignore[arg-type]
-        dec=float(example_config["dec_deg"]) * u.deg,  # type: ignore[arg-type]
-    )
+    centre = example_centre(example_config)
     selection = sky_model_selection(selection_config, centre)
     components = skymodel.select_components(
         skymodel.read_catalogue(catalogue), selection

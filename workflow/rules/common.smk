@@ -5,6 +5,7 @@ from snakemake.utils import validate
 
 from contimg import config as settings
 from contimg.run import enter_run
+from contimg.steps import CLEAN_PRODUCTS
 
 validate(config, schema="../schemas/config.schema.yaml")
 settings.check_consistency(config)
@@ -18,7 +19,6 @@ MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
 TERM_COUNT = config["model_image"]["spectral_terms"]
-CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
 
 
 wildcard_constraints:
