@@ -161,8 +161,10 @@ def list_workers(
     """Containers with contimg's worker label (and these labels), in any state."""
     wanted = [f"{WORKER_LABEL}=true"]
     wanted += [f"{key}={value}" for key, value in (labels or {}).items()]
+    # Workers remove themselves when idle: one may vanish between the engine's
+    # listing and the look at each container, which is not an error.
     containers: list[Container] = client.containers.list(
-        all=True, filters={"label": wanted}
+        all=True, filters={"label": wanted}, ignore_removed=True
     )
     return containers
 

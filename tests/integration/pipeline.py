@@ -118,7 +118,9 @@ class WorkerWatch:
             labels = [WORKER_FILTER["label"]]
             if self.workdir is not None:
                 labels.append(f"org.contimg.workdir={self.workdir}")
-            workers = self.client.containers.list(all=True, filters={"label": labels})
+            workers = self.client.containers.list(
+                all=True, filters={"label": labels}, ignore_removed=True
+            )
             self.counts.append(len(workers))
             self.names.update(worker.name for worker in workers)
             time.sleep(self.interval_s)
@@ -126,7 +128,10 @@ class WorkerWatch:
 
 def workers(client: docker.DockerClient) -> list[str]:
     """Names of every contimg worker in the engine, running or not."""
-    return [c.name for c in client.containers.list(all=True, filters=WORKER_FILTER)]
+    listed = client.containers.list(
+        all=True, filters=WORKER_FILTER, ignore_removed=True
+    )
+    return [c.name for c in listed]
 
 
 def tail(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:

@@ -51,7 +51,9 @@ def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
 def run_workers(client: docker.DockerClient, workdir: Path) -> list[Container]:
     """The workers of runs in workdir, in any state."""
     labels = ["org.contimg.worker=true", f"org.contimg.workdir={workdir}"]
-    return list(client.containers.list(all=True, filters={"label": labels}))
+    return list(
+        client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+    )
 
 
 def wsclean_processes(container: Container) -> list[str]:
