@@ -36,13 +36,16 @@ from contimg.products import (
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.worker import WorkerSettings, connect, ensure_worker, require_options
 from contimg.wsclean import (
+    ChannelGroup,
     CleanOptions,
     DrawModelOptions,
     PredictOptions,
     Resources,
+    channel_groups,
     clean_command,
     draw_model_command,
     image_names,
+    model_image_name,
     predict_command,
 )
 
@@ -70,9 +73,9 @@ class StepContext:
 
 
 def run_wsclean(
-    context: StepContext, staging: Path, build: Builder
+    context: StepContext, staging: Path, builds: Sequence[Builder]
 ) -> provenance.Execution:
-    """Attach to the worker, build the argument list, run it; say what ran."""
+    """Attach to the worker, build the commands, run them in turn; say what ran."""
     client = connect(context.worker.engine_timeout_s)
     identity = RunIdentity.current(run_id_from_environment())
     container, started_here = ensure_worker(client, identity, context.worker)
@@ -83,17 +86,23 @@ def run_wsclean(
         temp_dir=staging / "tmp",
     )
     (staging / "tmp").mkdir()
-    arguments = build(resources)
+    commands = [build(resources) for build in builds]
     if started_here:
-        require_options(client, container, context.worker.image, arguments)
+        require_options(
+            client,
+            container,
+            context.worker.image,
+            [word for arguments in commands for word in arguments],
+        )
 
     started, started_at = time.monotonic(), provenance.now()
-    run_in_worker(
-        client, container, arguments, workdir=staging, on_line=log_sink(context.log)
-    )
+    for arguments in commands:
+        run_in_worker(
+            client, container, arguments, workdir=staging, on_line=log_sink(context.log)
+        )
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
     return provenance.Execution(
-        arguments=tuple(arguments),
+        commands=tuple(tuple(arguments) for arguments in commands),
         image=context.worker.image,
         image_id=str(container.attrs["Image"]),
         wsclean_version=wsclean_version(client, container),
@@ -178,45 +187,56 @@ def write_sky_model(
 def draw_model(
     sky_model: Path,
     measurement_set_path: Path,
-    term_images: Sequence[Path],
+    model_images: Sequence[Path],
     record: Path,
     options: DrawModelOptions,
     context: StepContext,
 ) -> None:
-    """Render the sky model to term images at the set's phase centre and band."""
+    """Render the sky model at the set's phase centre, one image per channel group.
+
+    model_images are the products, in the order of the groups; -predict reads
+    them under the names model_image_name gives.
+    """
     roots = context.worker.roots
     sky_model = require_under_roots(sky_model, roots, "sky model")
     summary = measurement_set.read_summary(measurement_set_path)
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
     )
+    groups = channel_groups(
+        summary.channel_frequencies_hz, summary.channel_width_hz, options.channels_out
+    )
+    if len(model_images) != len(groups):
+        raise ContimgError(
+            f"draw_model was given {len(model_images)} output image(s) for "
+            f"{len(groups)} channel group(s); the rule and model_image.channels_out "
+            "must agree"
+        )
     staging = staged_step(context)
-    name = staging / "model"
 
-    def build(resources: Resources) -> list[str]:
-        return draw_model_command(
+    def builder(group: ChannelGroup) -> Builder:
+        name = staging / f"group-{group.index:04d}"
+        return lambda resources: draw_model_command(
             sky_model,
             name,
             summary.phase_centre,
-            summary.centre_frequency_hz,
-            summary.bandwidth_hz,
+            group.centre_hz,
+            group.bandwidth_hz,
             options,
             resources,
         )
 
     try:
-        execution = run_wsclean(context, staging, build)
-        drawn = [
-            staging / f"model-term-{term}.fits" for term in range(len(term_images))
-        ]
-        publish(zip(drawn, term_images, strict=True))
+        execution = run_wsclean(context, staging, [builder(g) for g in groups])
+        drawn = [staging / f"group-{g.index:04d}-term-0.fits" for g in groups]
+        publish(zip(drawn, model_images, strict=True))
         provenance.write_record(
             record,
             "draw_model",
             execution,
-            options,
+            {**provenance.plain(options), "channel_groups": provenance.plain(groups)},
             [sky_model, measurement_set_path],
-            term_images,
+            model_images,
         )
     finally:
         remove_staging(staging)
@@ -224,12 +244,13 @@ def draw_model(
 
 def predict(
     measurement_set_path: Path,
-    term_image: Path,
+    model_images: Sequence[Path],
     record: Path,
     options: PredictOptions,
     context: StepContext,
 ) -> None:
-    """Predict the first term image into MODEL_DATA; then write the record."""
+    """Predict the model images (one per channel group) into MODEL_DATA; then
+    write the record."""
     roots = context.worker.roots
     measurement_set_path = require_under_roots(
         measurement_set_path, roots, "Measurement Set"
@@ -239,7 +260,10 @@ def predict(
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
     )
-    check_model_images([term_image], options.geometry, options.channels_out)
+    channel_groups(
+        summary.channel_frequencies_hz, summary.channel_width_hz, options.channels_out
+    )
+    check_model_images(model_images, options.geometry, options.channels_out)
     if "MODEL_DATA" not in summary.columns:
         needed = visibility_bytes(
             summary.row_count,
@@ -249,14 +273,15 @@ def predict(
         check_free_space(measurement_set_path, needed, "predict's MODEL_DATA")
     staging = staged_step(context)
     name = staging / "model"
-    # -predict reads NAME-model.fits: present term 0 under that name.
-    shutil.copyfile(term_image, staging / "model-model.fits")
+    # -predict reads NAME-model.fits, or NAME-000g-model.fits per channel group.
+    for group, image in enumerate(model_images):
+        shutil.copyfile(image, model_image_name(name, group, options.channels_out))
 
     try:
         execution = run_wsclean(
             context,
             staging,
-            lambda r: predict_command(measurement_set_path, name, options, r),
+            [lambda r: predict_command(measurement_set_path, name, options, r)],
         )
     finally:
         remove_staging(staging)
@@ -266,7 +291,7 @@ def predict(
         "predict",
         execution,
         options,
-        [term_image, measurement_set_path],
+        [*model_images, measurement_set_path],
         [measurement_set_path],
     )
 
@@ -299,7 +324,7 @@ def clean(
         execution = run_wsclean(
             context,
             staging,
-            lambda r: clean_command(measurement_set_path, name, options, r),
+            [lambda r: clean_command(measurement_set_path, name, options, r)],
         )
         kinds = list(products)
         written = image_names(name, options.channels_out, kinds)

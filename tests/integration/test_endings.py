@@ -42,7 +42,7 @@ VLA_CHANGES = {
         "spectral_index": 0.0,
         "reference_frequency_hz": 36308479452.0,
     },
-    "model_image": {"size": 256, "scale_arcsec": 0.4, "spectral_terms": 1},
+    "model_image": {"size": 256, "scale_arcsec": 0.4, "channels_out": 1},
     "clean": {"size": 256, "scale_arcsec": 0.4, "niter": 1000, "auto_threshold": 3.0},
 }
 TEST_USER = "contimg-test"
@@ -224,7 +224,7 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
     for record in (drawn, predicted, cleaned):
         assert record["image_id"] == image_id
         assert record["wsclean_version"] == "3.7"
-        assert record["arguments"][0] == "wsclean"
+        assert [command[0] for command in record["commands"]] == ["wsclean"]
     assert drawn["inputs"][0]["sha256"]  # the sky model, checksummed
     assert cleaned["options"]["niter"] == 1000
     assert str(image) in cleaned["outputs"]
@@ -233,7 +233,8 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
         ["bash", "-c", reproduction(cleaned)], capture_output=True, text=True
     )
     assert remade.returncode == 0, remade.stderr[-2000:]
-    name = cleaned["arguments"][cleaned["arguments"].index("-name") + 1]
+    (arguments,) = cleaned["commands"]
+    name = arguments[arguments.index("-name") + 1]
     again = fits.getdata(f"{name}-image.fits")
     original = fits.getdata(image)
     assert np.allclose(again, original, rtol=0, atol=1e-5 * np.abs(original).max())

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 from contimg import config as settings
 from contimg.run import enter_run
 from contimg.steps import CLEAN_PRODUCTS
+from contimg.wsclean import model_image_name
 
 validate(config, schema="../schemas/config.schema.yaml")
 settings.check_consistency(config)
@@ -18,7 +19,7 @@ RESULTS = config["roots"]["results"]
 MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
-TERM_COUNT = config["model_image"]["spectral_terms"]
+MODEL_CHANNELS = config["model_image"]["channels_out"]
 
 
 wildcard_constraints:
@@ -31,12 +32,26 @@ def get_measurement_set(wildcards):
 
 
 def get_final_outputs():
-    """The cleaned images of every Measurement Set in the config's table."""
-    return expand(
+    """The cleaned images of every Measurement Set in the config's table, and
+    the check of their MODEL_DATA when verify.enabled is set."""
+    outputs = expand(
         f"{RESULTS}/{{ms}}/clean/{{ms}}-{{product}}.fits",
         ms=MEASUREMENT_SETS,
         product=CLEAN_PRODUCTS,
     )
+    if config["verify"]["enabled"]:
+        outputs += expand(
+            f"{RESULTS}/{{ms}}/verify/{{ms}}-model-check.json", ms=MEASUREMENT_SETS
+        )
+    return outputs
+
+
+def model_images(prefix):
+    """The model images draw_model writes for a prefix, one per channel group."""
+    return [
+        str(model_image_name(Path(prefix), group, MODEL_CHANNELS))
+        for group in range(MODEL_CHANNELS)
+    ]
 
 
 def wrapper_path(name):

@@ -3,10 +3,7 @@ rule draw_model:
         sky_model=rules.sky_model.output.sky_model,
         measurement_set=get_measurement_set,
     output:
-        term_images=[
-            f"{RESULTS}/{{ms}}/model/{{ms}}-term-{term}.fits"
-            for term in range(TERM_COUNT)
-        ],
+        model_images=model_images(f"{RESULTS}/{{ms}}/model/{{ms}}"),
         record=f"{RESULTS}/{{ms}}/model/{{ms}}.provenance.json",
     log:
         "logs/{ms}/draw_model.log",

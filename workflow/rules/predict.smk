@@ -1,6 +1,6 @@
 rule predict:
     input:
-        term_image=f"{RESULTS}/{{ms}}/model/{{ms}}-term-0.fits",
+        model_images=rules.draw_model.output.model_images,
         measurement_set=get_measurement_set,
     output:
         record=f"{RESULTS}/{{ms}}/predict.json",
