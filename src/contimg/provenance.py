@@ -37,6 +37,8 @@ class Execution:
     workdir: str
     started: str
     finished: str
+    usage: tuple[Any, ...] = ()
+    """What each command used inside the worker (contimg.execution.Usage)."""
 
 
 def now() -> str:

@@ -7,11 +7,12 @@ products into place only when every expected file exists.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,7 @@ from docker.models.containers import Container
 
 from contimg import measurement_set, provenance, skymodel
 from contimg.errors import ContimgError
-from contimg.execution import run_in_worker
+from contimg.execution import Usage, run_in_worker
 from contimg.paths import (
     new_staging_directory,
     publish,
@@ -70,6 +71,9 @@ class StepContext:
     """A name for the job, used in its staging directory (e.g. clean-myset)."""
     log: TextIO | None = None
     """The rule's log file; WSClean's output is streamed into it."""
+    usage_file: Path | None = None
+    """Where to write what each command used inside the worker (CPU, memory),
+    beside the rule's benchmark file, which sees only the exec client."""
 
 
 def run_wsclean(
@@ -96,11 +100,15 @@ def run_wsclean(
         )
 
     started, started_at = time.monotonic(), provenance.now()
-    for arguments in commands:
+    usage = [
         run_in_worker(
             client, container, arguments, workdir=staging, on_line=log_sink(context.log)
         )
+        for arguments in commands
+    ]
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
+    if context.usage_file is not None:
+        write_usage(context.usage_file, commands, usage, str(container.name))
     return provenance.Execution(
         commands=tuple(tuple(arguments) for arguments in commands),
         image=context.worker.image,
@@ -111,7 +119,34 @@ def run_wsclean(
         workdir=str(identity.workdir),
         started=started_at,
         finished=provenance.now(),
+        usage=tuple(usage),
     )
+
+
+def write_usage(
+    path: Path,
+    commands: Sequence[Sequence[str]],
+    usage: Sequence[Usage | None],
+    worker: str,
+) -> None:
+    """What each command used inside the worker, as JSON, with the totals."""
+    known = [item for item in usage if item is not None]
+    record = {
+        "worker": worker,
+        "measured": "inside the worker: CPU time of the command (user, system) "
+        "and its peak resident memory (VmHWM, sampled every 0.5 s)",
+        "commands": [
+            {"arguments": list(arguments), **(asdict(item) if item else {})}
+            for arguments, item in zip(commands, usage, strict=True)
+        ],
+        "cpu_s": round(sum(i.cpu_user_s + i.cpu_system_s for i in known), 2),
+        "peak_rss_mb": max((i.peak_rss_mb for i in known), default=None),
+        "wall_s": round(sum(i.wall_s for i in known), 2),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 def wsclean_version(client: docker.DockerClient, container: Container) -> str:

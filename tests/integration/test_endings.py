@@ -258,3 +258,49 @@ def test_changing_niter_plans_a_rerun_of_clean_only(
     assert plan.returncode == 0, tail(plan)
     planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout, re.MULTILINE))
     assert planned == {"clean", "all"}, plan.stdout[-3000:]
+
+
+def test_a_rebuilt_image_is_refused_until_locked_then_reruns_every_wsclean_step(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    import io
+    import re
+    import secrets
+
+    from contimg.cli import main as contimg
+
+    tag = f"contimg/wsclean:rebuilt-{secrets.token_hex(3)}"
+    docker_client.images.get(worker_image).tag(tag)
+    try:
+        workdir = vla_workdir(tmp_path / "run", worker={"image": tag})
+        assert snakemake(workdir, "--cores", "2").returncode == 0
+        # Rebuild: the same tag now names different content.
+        rebuilt, _ = docker_client.images.build(
+            fileobj=io.BytesIO(
+                f"FROM {worker_image}\nLABEL org.contimg.test={tag}\n".encode()
+            ),
+            tag=tag,
+            rm=True,
+        )
+
+        # Until it is locked, a run that has work refuses the new content.
+        refused = snakemake(workdir, "--cores", "2", "--forcerun", "clean")
+        assert refused.returncode != 0
+        assert f"worker image {tag} is now {rebuilt.id}" in refused.stderr, tail(
+            refused
+        )
+        assert "contimg lock-image" in refused.stderr
+
+        locked = contimg(
+            ["lock-image", "--image", tag, "--results", str(workdir / "results")]
+        )
+        plan = snakemake(
+            workdir, "-n", env={"DOCKER_HOST": "unix:///nonexistent.sock"}
+        )
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+    assert locked == 0
+    assert plan.returncode == 0, tail(plan)
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout, re.MULTILINE))
+    assert planned == {"draw_model", "predict", "clean", "all"}, plan.stdout[-3000:]

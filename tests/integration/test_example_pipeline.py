@@ -223,3 +223,26 @@ def test_model_data_matches_the_direct_transform_of_the_sky_model(
     assert report["sampling"]["sampled"] is True
     assert report["components_outside_image"] == []
     assert (example_run.workdir / target).with_suffix(".png").stat().st_size > 10_000
+
+
+def test_in_container_usage_lies_beside_each_benchmark_file(
+    example_run: ExampleRun,
+) -> None:
+    """Snakemake's benchmark sees the exec client; the record beside it sees
+    WSClean inside the worker."""
+    import pandas as pd
+
+    folder = example_run.workdir / "benchmarks" / "cosmos"
+    for step in ("draw_model", "predict", "clean"):
+        client = pd.read_csv(folder / f"{step}.tsv", sep="\t").iloc[0]
+        inside = json.loads((folder / f"{step}.container.json").read_text())
+        print(
+            f"{step}: client {client['cpu_time']:.2f} s CPU, "
+            f"{client['max_rss']:.0f} MB; in the worker {inside['cpu_s']:.2f} s CPU, {inside['peak_rss_mb']} MB"
+        )
+        assert inside["commands"] and inside["wall_s"] > 0
+    clean = json.loads((folder / "clean.container.json").read_text())
+    assert clean["cpu_s"] > 2 * float(
+        pd.read_csv(folder / "clean.tsv", sep="\t")["cpu_time"].iloc[0]
+    )
+    assert clean["peak_rss_mb"] > 50

@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from contimg import config as settings
+from contimg.image_lock import lock_path, locked_id
 from contimg.run import enter_run
 from contimg.steps import CLEAN_PRODUCTS
 from contimg.wsclean import model_image_name
@@ -20,6 +21,10 @@ MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
 MODEL_CHANNELS = config["model_image"]["channels_out"]
+# The content id of the worker image, from the lock file (never the engine):
+# a rebuilt or re-pulled image reruns every WSClean step once it is locked.
+IMAGE_LOCK = lock_path(settings.absolute(RESULTS, WORKDIR))
+IMAGE_ID = locked_id(IMAGE_LOCK, config["worker"]["image"])
 
 
 wildcard_constraints:

@@ -7,11 +7,15 @@ rule draw_model:
         record=f"{RESULTS}/{{ms}}/model/{{ms}}.provenance.json",
     log:
         "logs/{ms}/draw_model.log",
+    benchmark:
+        "benchmarks/{ms}/draw_model.tsv"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],
     params:
         model_image=config["model_image"],
         image=config["worker"]["image"],
+        image_id=IMAGE_ID,
+        container_usage="benchmarks/{ms}/draw_model.container.json",
     wrapper:
         wrapper_path("draw_model")
