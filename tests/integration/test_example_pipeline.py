@@ -238,7 +238,8 @@ def test_in_container_usage_lies_beside_each_benchmark_file(
         inside = json.loads((folder / f"{step}.container.json").read_text())
         print(
             f"{step}: client {client['cpu_time']:.2f} s CPU, "
-            f"{client['max_rss']:.0f} MB; in the worker {inside['cpu_s']:.2f} s CPU, {inside['peak_rss_mb']} MB"
+            f"{client['max_rss']:.0f} MB; in the worker {inside['cpu_s']:.2f} s CPU, "
+            f"{inside['peak_rss_mb']} MB"
         )
         assert inside["commands"] and inside["wall_s"] > 0
     clean = json.loads((folder / "clean.container.json").read_text())
