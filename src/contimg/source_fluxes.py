@@ -156,13 +156,13 @@ def method_note(image: ImagePlane) -> str:
 def flux_page(table: pd.DataFrame, title: str, note: str) -> str:
     """A small self-contained HTML page holding the table."""
     body = table.to_html(
-        index=False, float_format=lambda value: f"{value:.5g}", na_rep="outside image"
+        index=False, float_format=lambda value: f"{value:.4g}", na_rep="outside image"
     )
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>"
         "body{font-family:sans-serif;margin:1.5em;color:#1e293b}"
-        "table{border-collapse:collapse;font-size:0.9em}"
+        "table{border-collapse:collapse;font-size:0.85em}"
         "th,td{border:1px solid #cbd5e1;padding:0.25em 0.6em;text-align:right}"
         "th{background:#f1f5f9}td:first-child{text-align:left}"
         "p{max-width:60em}</style></head><body>"
