@@ -117,6 +117,7 @@ def test_the_picture_circles_the_sky_model_inside_the_image() -> None:
 
     figure = draw_quicklook(image, inside + outside, "test image")
 
+    assert figure.axes[0].get_title() == r"test image  1405.0 MHz"
     legend = figure.axes[0].get_legend()
     assert [text.get_text() for text in legend.get_texts()] == [
         "sky-model components: 2"
@@ -139,3 +140,18 @@ def test_quick_looks_are_written_as_pngs(tmp_path: Path) -> None:
         "image.png",
         "m.png",
     ]
+
+
+def test_a_dollar_in_the_file_name_is_drawn_as_it_is(tmp_path: Path) -> None:
+    image = write_image(tmp_path / "set$^$.fits", np.zeros((16, 16)))
+    sky_model = write_empty_sky_model(tmp_path)
+
+    write_quicklooks([image], [tmp_path / "set$^$.png"], sky_model)
+
+    assert (tmp_path / "set$^$.png").stat().st_size > 0
+
+
+def write_empty_sky_model(directory: Path) -> Path:
+    path = directory / "empty_sky_model.txt"
+    write_sky_model(path, [], 1.4e9)
+    return path

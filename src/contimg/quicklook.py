@@ -230,6 +230,8 @@ def draw_quicklook(
     axes.set_xlabel("Right ascension (J2000)")
     axes.set_ylabel("Declination (J2000)")
     axes.coords.grid(color="white", alpha=0.25, linestyle="dotted")
+    # A "$" in a file name would start matplotlib's math text.
+    title = title.replace("$", r"\$")
     if plane.frequency_hz is not None:
         title = f"{title}  {plane.frequency_hz / 1e6:.1f} MHz"
     axes.set_title(title, fontsize="medium")
