@@ -141,12 +141,15 @@ def screenshot(browser: Any, name: str) -> Path:
 
 
 def quicklook_names(name: str) -> dict[str, str]:
-    """Each quick-look's label in the report and its file name."""
-    terms = base_config()["model_image"]["spectral_terms"]
-    return {
-        **{f"model term {t}": f"{name}-term-{t}.png" for t in range(terms)},
-        **{f"clean {p}": f"{name}-{p}.png" for p in CLEAN_PRODUCTS},
-    }
+    """Each quick-look's label in the report and its path under quicklook/."""
+    groups = base_config()["model_image"]["channels_out"]
+    model = {"model image": f"model/{name}-model.png"}
+    if groups > 1:
+        model = {
+            f"model image {g:04d}": f"model/{name}-{g:04d}-model.png"
+            for g in range(groups)
+        }
+    return {**model, **{f"clean {p}": f"clean/{name}-{p}.png" for p in CLEAN_PRODUCTS}}
 
 
 def test_every_quick_look_shows_in_headless_chromium(
@@ -170,7 +173,7 @@ def test_every_quick_look_shows_in_headless_chromium(
             result_rows(browser)["clean image"].click()
             wait_for(
                 browser,
-                lambda b: b.execute_script(SHOWN_IMAGE, "cosmos-image.png"),
+                lambda b: b.execute_script(SHOWN_IMAGE, "clean/cosmos-image.png"),
                 "the clean image again",
             )
             path = screenshot(browser, "report-clean-image.png")
