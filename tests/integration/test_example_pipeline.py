@@ -1,18 +1,15 @@
 """The example pipeline, run for real: two Measurement Sets, --cores 2, one worker.
 
-One run serves every test here: the bundled DSA-110 example (made by the
-workflow itself) and a copy of it under a second name, so that jobs of the
-two sets run side by side in the one worker.
+One run (the session's `example_run`, see conftest.py) serves every test here:
+the bundled DSA-110 example (made by the workflow itself) and a copy of it
+under a second name, so that jobs of the two sets run side by side in the one
+worker.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -24,66 +21,17 @@ from astropy.wcs import WCS
 
 from contimg.skymodel import brightest, read_sky_model
 from tests.integration.pipeline import (
-    WorkerWatch,
-    base_config,
-    merged,
+    EXAMPLE_SETS,
+    ExampleRun,
+    data_column_digest,
     snakemake,
     tail,
     workers,
-    write_workdir,
 )
 
 pytestmark = pytest.mark.integration
 
-SETS = {
-    "cosmos": "resources/example/dsa110_cosmos.ms",
-    "cosmos_copy": "resources/copies/dsa110_cosmos_copy.ms",
-}
-
-
-@dataclass
-class ExampleRun:
-    workdir: Path
-    result: subprocess.CompletedProcess[str]
-    watch: WorkerWatch
-    data_before: dict[str, str]
-
-
-def data_column_digest(measurement_set: Path) -> str:
-    """A checksum of the DATA column, to prove the pipeline never changes it."""
-    from casacore.tables import table
-
-    with table(str(measurement_set), ack=False) as main:
-        return hashlib.sha256(main.getcol("DATA").tobytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def example_run(
-    docker_client: docker.DockerClient,
-    worker_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> ExampleRun:
-    workdir = tmp_path_factory.mktemp("example")
-    config = merged(
-        base_config(),
-        {
-            "roots": {"inputs": ["resources"]},
-            "wsclean": {"threads": 1},
-            "clean": {"data_column": "MODEL_DATA"},
-        },
-    )
-    write_workdir(workdir, config, SETS)
-
-    made = snakemake(workdir, "--cores", "2", SETS["cosmos"])
-    assert made.returncode == 0, tail(made)
-    copy = workdir / SETS["cosmos_copy"]
-    shutil.copytree(workdir / SETS["cosmos"], copy)
-    before = {name: data_column_digest(workdir / path) for name, path in SETS.items()}
-
-    with WorkerWatch(docker_client, workdir) as watch:
-        result = snakemake(workdir, "--cores", "2")
-    return ExampleRun(workdir, result, watch, before)
-
+SETS = EXAMPLE_SETS
 
 def test_the_run_succeeds_and_removes_its_worker(
     example_run: ExampleRun, docker_client: docker.DockerClient
@@ -125,8 +73,12 @@ def test_every_product_is_in_place(example_run: ExampleRun) -> None:
         results = example_run.workdir / "results" / name
         for product in ("image", "residual", "model", "psf"):
             assert (results / "clean" / f"{name}-{product}.fits").is_file()
+            assert (results / "quicklook" / "clean" / f"{name}-{product}.png").is_file()
         for group in range(8):
-            assert (results / "model" / f"{name}-{group:04d}-model.fits").is_file()
+            model_image = f"{name}-{group:04d}-model"
+            assert (results / "model" / f"{model_image}.fits").is_file()
+            assert (results / "quicklook" / "model" / f"{model_image}.png").is_file()
+        assert (results / "source_fluxes.html").is_file()
         assert (results / "predict.json").is_file()
     assert not list((example_run.workdir / "scratch" / "staging").iterdir())
 
