@@ -6,6 +6,7 @@ Kept here so that each wrapper stays a few lines of unpacking and one call.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 from snakemake_wrapper_utils.snakemake import get_mem
 
 from contimg import config as settings
-from contimg import logs
+from contimg import logs, slurm
 from contimg.errors import ContimgError
 from contimg.steps import StepContext
 
@@ -29,13 +30,25 @@ def step_context(job: Any, step: str) -> StepContext:
     # Resources is a named list: `in` alone would search its values, not its names.
     has_memory = "mem_mb" in job.resources.keys()  # noqa: SIM118
     memory_mb = get_mem(job, "MiB") if has_memory else None
+    grant = slurm.granted(os.environ)
+    worker = slurm.within_grant(settings.worker_settings(job.config, workdir), grant)
+    if grant is not None:
+        logger.info(
+            "SLURM job %s; the run's jobs on this node (%s) hold %s CPUs and %s MB: "
+            "the worker's limits",
+            os.environ["SLURM_JOB_ID"],
+            ", ".join(grant.job_ids),
+            worker.cpus,
+            worker.memory_mb,
+        )
     return StepContext(
-        worker=settings.worker_settings(job.config, workdir),
+        worker=worker,
         scratch=settings.scratch_root(job.config, workdir),
         threads=int(job.threads),
         memory_mb=memory_mb,
         label=f"{step}-{job.wildcards.ms}",
         log=log,
+        grant=grant,
     )
 
 

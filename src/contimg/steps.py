@@ -18,7 +18,7 @@ from typing import TextIO
 import docker
 from docker.models.containers import Container
 
-from contimg import measurement_set, provenance, skymodel
+from contimg import measurement_set, provenance, skymodel, slurm
 from contimg.errors import ContimgError
 from contimg.execution import run_in_worker
 from contimg.paths import (
@@ -67,6 +67,8 @@ class StepContext:
     """A name for the job, used in its staging directory (e.g. clean-myset)."""
     log: TextIO | None = None
     """The rule's log file; WSClean's output is streamed into it."""
+    grant: slurm.Grant | None = None
+    """In a SLURM job: what the run holds on this node (the worker's limits)."""
 
 
 def run_wsclean(
@@ -76,6 +78,8 @@ def run_wsclean(
     client = connect(context.worker.engine_timeout_s)
     identity = RunIdentity.current(run_id_from_environment())
     container, started_here = ensure_worker(client, identity, context.worker)
+    if context.grant is not None and not started_here:
+        slurm.fit_worker(container, context.worker)
 
     resources = Resources(
         threads=context.threads,
