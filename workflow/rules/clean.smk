@@ -11,6 +11,9 @@ rule clean:
         record=f"{RESULTS}/{{ms}}/clean/{{ms}}.provenance.json",
     log:
         "logs/{ms}/clean.log",
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

@@ -10,6 +10,9 @@ rule draw_model:
         record=f"{RESULTS}/{{ms}}/model/{{ms}}.provenance.json",
     log:
         "logs/{ms}/draw_model.log",
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

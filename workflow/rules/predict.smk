@@ -6,6 +6,9 @@ rule predict:
         record=f"{RESULTS}/{{ms}}/predict.json",
     log:
         "logs/{ms}/predict.log",
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

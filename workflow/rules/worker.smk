@@ -1,7 +1,9 @@
 from contimg import logs
 from contimg.interrupts import stop_jobs_on_sigterm
 from contimg.lifecycle import (
+    announce_cluster_run,
     check_measurement_sets,
+    end_cluster_run,
     planned_commands,
     start_run_worker,
     stop_run_worker,
@@ -17,14 +19,24 @@ onstart:
         {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()},
         WORKER.roots,
     )
-    start_run_worker(WORKER, planned_commands(config, WORKDIR))
+    # Under a cluster executor the jobs start workers on their nodes.
+    if workflow.local_exec:
+        start_run_worker(WORKER, planned_commands(config, WORKDIR))
+    else:
+        announce_cluster_run(WORKER)
 
 
 onsuccess:
     logs.configure()
-    stop_run_worker(WORKER)
+    if workflow.local_exec:
+        stop_run_worker(WORKER)
+    else:
+        end_cluster_run(WORKER)
 
 
 onerror:
     logs.configure()
-    stop_run_worker(WORKER)
+    if workflow.local_exec:
+        stop_run_worker(WORKER)
+    else:
+        end_cluster_run(WORKER)
