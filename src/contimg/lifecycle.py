@@ -139,7 +139,13 @@ def end_cluster_run(settings: WorkerSettings) -> bool:
             settings.idle_timeout_s,
         )
         return True
-    return stop_run_worker(settings)
+    gone = stop_run_worker(settings)
+    logger.info(
+        "run %s is over; its workers on other nodes end after %g s without a command",
+        run_id_from_environment(),
+        settings.idle_timeout_s,
+    )
+    return gone
 
 
 def planned_commands(config: Config, workdir: Path) -> list[list[str]]:
