@@ -62,9 +62,16 @@ def test_in_slurm_the_worker_gets_the_grant_unless_the_config_asks_less() -> Non
     assert (unknown.cpus, unknown.memory_mb) == (1, 500)
 
 
-def test_a_new_run_owns_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+def forget_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No run identity in the environment; the test's own is undone after it."""
     for name in ("ID", "PID", "START", "HOST"):
-        monkeypatch.delenv(f"CONTIMG_RUN_{name}", raising=False)
+        # setenv first, so that undoing restores the variable's absence too.
+        monkeypatch.setenv(f"CONTIMG_RUN_{name}", "")
+        monkeypatch.delenv(f"CONTIMG_RUN_{name}")
+
+
+def test_a_new_run_owns_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_runs(monkeypatch)
     monkeypatch.setenv("CONTIMG_RUN_PID", "1")  # left over from elsewhere
 
     run_id = run.enter_run()
@@ -78,6 +85,7 @@ def test_a_new_run_owns_itself(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_job_on_another_host_keeps_the_owner_that_came_with_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    forget_runs(monkeypatch)
     # What sbatch --export=ALL hands a job on a compute node.
     monkeypatch.setenv("CONTIMG_RUN_ID", "20260101T000000-abcdef")
     monkeypatch.setenv("CONTIMG_RUN_PID", "4242")

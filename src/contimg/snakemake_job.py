@@ -34,10 +34,12 @@ def step_context(job: Any, step: str) -> StepContext:
     worker = slurm.within_grant(settings.worker_settings(job.config, workdir), grant)
     if grant is not None:
         logger.info(
-            "SLURM job %s; the run's jobs on this node (%s) hold %s CPUs and %s MB: "
-            "the worker's limits",
+            "SLURM job %s; the run's jobs on this node (%s) hold %s CPUs and %s MB; "
+            "the worker's limits: %s CPUs, %s MB",
             os.environ["SLURM_JOB_ID"],
             ", ".join(grant.job_ids),
+            grant.cpus,
+            grant.memory_mb,
             worker.cpus,
             worker.memory_mb,
         )
