@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from contimg import run
+from contimg.lifecycle import end_cluster_run
 from contimg.reaping import owner_is_alive
 from contimg.slurm import Grant, record_field, tres_resources, within_grant
 from contimg.worker import WorkerSettings
@@ -121,3 +124,20 @@ def test_a_worker_whose_run_is_owned_on_another_host_is_never_taken_for_dead() -
     assert not owner_is_alive(here)  # type: ignore[arg-type]
     assert not owner_is_alive(older)  # type: ignore[arg-type]
 
+
+
+def test_a_cluster_runs_end_without_an_engine_on_the_submitting_host_is_quick(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    caplog.set_level("INFO")
+    started = time.monotonic()
+
+    gone = end_cluster_run(WorkerSettings(image="i", roots=(), idle_timeout_s=120))
+
+    assert gone
+    assert time.monotonic() - started < 5
+    assert "no container engine answers on this host" in caplog.text
+    assert "end after 120 s without a command" in caplog.text
