@@ -125,7 +125,6 @@ def test_a_worker_whose_run_is_owned_on_another_host_is_never_taken_for_dead() -
     assert not owner_is_alive(older)  # type: ignore[arg-type]
 
 
-
 def test_a_cluster_runs_end_without_an_engine_on_the_submitting_host_is_quick(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -27,6 +28,7 @@ from contimg.skymodel import brightest, read_sky_model
 from tests.conftest import unavailable
 from tests.integration.pipeline import (
     REPOSITORY,
+    SNAKEMAKE,
     WorkerWatch,
     base_config,
     merged,
@@ -35,6 +37,12 @@ from tests.integration.pipeline import (
     write_workdir,
 )
 from tests.integration.test_example_pipeline import image_plane
+from tests.integration.test_faults import (
+    run_workers,
+    wait_for_clean,
+    wait_until,
+    wsclean_processes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +313,34 @@ def test_one_worker_on_the_node_served_the_run_with_the_granted_resources(
 def test_no_worker_is_left_after_the_idle_timeout(slurm_run: SlurmRun) -> None:
     assert slurm_run.workers.names
     assert slurm_run.workers_left_after_idle == []
+
+
+def test_sigterm_cancels_the_runs_slurm_jobs_and_stops_wsclean_on_the_node(
+    slurm_run: SlurmRun, docker_client: docker.DockerClient
+) -> None:
+    """Snakemake alone would wait for its SLURM jobs to finish; contimg cancels
+    them. (Last here: it leaves the first set's clean products removed.)"""
+    workdir = slurm_run.workdir
+    environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
+    run = subprocess.Popen(
+        [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--profile", PROFILE, "--forcerun", "clean",
+         "results/cosmos/clean/cosmos-image.fits"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=environment, start_new_session=True,
+    )  # fmt: skip
+    worker = wait_for_clean(docker_client, workdir)
+
+    run.send_signal(signal.SIGTERM)
+    output, _ = run.communicate(timeout=60)
+
+    assert run.returncode != 0, output
+    wait_until(lambda: not wsclean_processes(worker), 30)
+    states = {
+        record["JobId"]: record["JobState"]
+        for record in completion_records(workdir)
+        if record["JobId"] not in slurm_run.queue.seen
+    }
+    assert states and set(states.values()) == {"CANCELLED"}, states
+    wait_until(lambda: not run_workers(docker_client, workdir), IDLE_TIMEOUT_S + 30)

@@ -12,7 +12,7 @@ from contimg.lifecycle import (
 
 onstart:
     logs.configure()
-    stop_jobs_on_sigterm()
+    stop_jobs_on_sigterm(cancel_cluster_jobs=not workflow.local_exec)
     settings.prepare_roots(config, WORKDIR)
     check_measurement_sets(
         config,
