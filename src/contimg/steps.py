@@ -19,7 +19,7 @@ from typing import TextIO
 import docker
 from docker.models.containers import Container
 
-from contimg import measurement_set, provenance, skymodel
+from contimg import measurement_set, provenance, skymodel, slurm
 from contimg.errors import ContimgError
 from contimg.execution import Usage, run_in_worker
 from contimg.paths import (
@@ -74,6 +74,8 @@ class StepContext:
     usage_file: Path | None = None
     """Where to write what each command used inside the worker (CPU, memory),
     beside the rule's benchmark file, which sees only the exec client."""
+    grant: slurm.Grant | None = None
+    """In a SLURM job: what the run holds on this node (the worker's limits)."""
 
 
 def run_wsclean(
@@ -83,6 +85,8 @@ def run_wsclean(
     client = connect(context.worker.engine_timeout_s)
     identity = RunIdentity.current(run_id_from_environment())
     container, started_here = ensure_worker(client, identity, context.worker)
+    if context.grant is not None and not started_here:
+        slurm.fit_worker(container, context.worker)
 
     resources = Resources(
         threads=context.threads,

@@ -7,6 +7,9 @@ def model_image_label(group):
 
 
 rule quicklook_model:
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     input:
         images=rules.draw_model.output.model_images,
         sky_model=rules.sky_model.output.sky_model,
@@ -30,6 +33,9 @@ rule quicklook_model:
 
 
 rule quicklook_clean:
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     input:
         images=[rules.clean.output[product] for product in CLEAN_PRODUCTS],
         sky_model=rules.sky_model.output.sky_model,
@@ -51,6 +57,9 @@ rule quicklook_clean:
 
 
 rule source_fluxes:
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     input:
         sky_model=rules.sky_model.output.sky_model,
         image=rules.clean.output.image,
