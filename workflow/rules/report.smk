@@ -7,9 +7,6 @@ def model_image_label(group):
 
 
 rule quicklook_model:
-    # In the Measurement Set's SLURM job, after its clean.
-    group:
-        "measurement_set"
     input:
         images=rules.draw_model.output.model_images,
         sky_model=rules.sky_model.output.sky_model,
@@ -28,14 +25,14 @@ rule quicklook_model:
         ],
     log:
         "logs/{ms}/quicklook_model.log",
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     script:
         "../scripts/quicklook.py"
 
 
 rule quicklook_clean:
-    # In the Measurement Set's SLURM job, after its clean.
-    group:
-        "measurement_set"
     input:
         images=[rules.clean.output[product] for product in CLEAN_PRODUCTS],
         sky_model=rules.sky_model.output.sky_model,
@@ -52,14 +49,14 @@ rule quicklook_clean:
         ],
     log:
         "logs/{ms}/quicklook_clean.log",
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     script:
         "../scripts/quicklook.py"
 
 
 rule source_fluxes:
-    # In the Measurement Set's SLURM job, after its clean.
-    group:
-        "measurement_set"
     input:
         sky_model=rules.sky_model.output.sky_model,
         image=rules.clean.output.image,
@@ -81,6 +78,9 @@ rule source_fluxes:
         ),
     log:
         "logs/{ms}/source_fluxes.log",
+    # In the Measurement Set's SLURM job, after its clean.
+    group:
+        "measurement_set"
     params:
         brightest_sources=config["report"]["brightest_sources"],
     script:
