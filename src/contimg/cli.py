@@ -2,6 +2,7 @@
 
 contimg workers            list contimg workers (run, owner, host, age, state)
 contimg remove RUN         remove one run's worker (yours only)
+contimg --runtime podman workers    the same for Podman's workers
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from contimg import logs
+from contimg.engine import DOCKER, ENGINES, EngineClient, connect
 from contimg.errors import ContimgError
 from contimg.provenance import find_record, reproduction
 from contimg.reaping import reap_dead_workers
@@ -27,7 +29,6 @@ from contimg.worker import (
     LABEL_PREFIX,
     RUN_LABEL,
     WorkerSettings,
-    connect,
     list_workers,
     remove_container,
 )
@@ -56,12 +57,12 @@ def idle_time(container: Container) -> str:
     return f"{text}s" if result.exit_code == 0 and text.isdigit() else "?"
 
 
-def print_workers(timeout_s: float) -> int:
+def print_workers(client: EngineClient) -> int:
     """Print one line per worker."""
     rows: list[tuple[str, ...]] = [
         ("RUN", "OWNER", "HOST", "AGE", "IDLE", "STATE", "NAME")
     ]
-    for container in list_workers(connect(timeout_s)):
+    for container in list_workers(client):
         labels = container.labels
         rows.append(
             (
@@ -85,10 +86,10 @@ def print_workers(timeout_s: float) -> int:
     return 0
 
 
-def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
+def remove_run(run_id: str, client: EngineClient, stop_timeout_s: float) -> int:
     """Remove the worker of one run, when it belongs to the invoking user."""
     matching = list_workers(
-        connect(timeout_s),
+        client,
         {RUN_LABEL: run_id, f"{LABEL_PREFIX}.owner": str(os.getuid())},
     )
     if not matching:
@@ -102,9 +103,8 @@ def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
     return 0
 
 
-def reap(timeout_s: float, stop_timeout_s: float) -> int:
+def reap(client: EngineClient, stop_timeout_s: float) -> int:
     """Remove the invoking user's workers on this host whose runs are dead."""
-    client = connect(timeout_s)
     identity = RunIdentity.current(run_id="")
     settings = WorkerSettings(image="", roots=(), stop_timeout_s=stop_timeout_s)
     reaped = reap_dead_workers(client, identity, settings)
@@ -129,6 +129,17 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=60.0,
         help="seconds to wait for each call to the engine (default 60)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=ENGINES,
+        default=DOCKER,
+        help="the container runtime whose workers to handle (default docker)",
+    )
+    parser.add_argument(
+        "--socket",
+        help="the engine's API socket (default: the runtime's usual one, as in "
+        "the config's worker.socket)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("workers", help="list contimg workers on this engine")
     remove = commands.add_parser("remove", help="remove one run's worker")
@@ -148,15 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     logs.configure()
     try:
-        if arguments.command == "workers":
-            return print_workers(arguments.engine_timeout)
         if arguments.command == "reproduce":
             return reproduce(arguments.product)
+        client = connect(arguments.engine_timeout, arguments.runtime, arguments.socket)
+        if arguments.command == "workers":
+            return print_workers(client)
         if arguments.command == "reap":
-            return reap(arguments.engine_timeout, arguments.stop_timeout)
-        return remove_run(
-            arguments.run, arguments.engine_timeout, arguments.stop_timeout
-        )
+            return reap(client, arguments.stop_timeout)
+        return remove_run(arguments.run, client, arguments.stop_timeout)
     except ContimgError as error:
         logger.error("%s", error)
         return 1

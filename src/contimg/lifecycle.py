@@ -19,15 +19,9 @@ from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
 from contimg.errors import ContimgError
 from contimg.paths import require_under_roots
-from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity, run_id_from_environment
-from contimg.worker import (
-    WorkerSettings,
-    connect,
-    ensure_worker,
-    remove_worker,
-    require_options,
-)
+from contimg.runtime import open_runtime
+from contimg.worker import WorkerSettings
 from contimg.wsclean import (
     Resources,
     clean_command,
@@ -44,17 +38,17 @@ def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) ->
     `commands` are examples of every WSClean command the configured rules will
     run; the image must support every option in them.
     """
-    client = connect(settings.engine_timeout_s)
+    runtime = open_runtime(settings)
     identity = RunIdentity.current(run_id_from_environment())
     check_roots(settings)
-    reap_dead_workers(client, identity, settings)
-    container, _ = ensure_worker(client, identity, settings)
+    runtime.reap_dead_workers(identity)
+    runtime.ensure_worker(identity)
     every_argument = [argument for command in commands for argument in command]
     try:
-        require_options(client, container, settings.image, every_argument)
+        runtime.require_options(identity, every_argument)
     except ContimgError:
         # Snakemake calls no onerror when onstart fails: remove the worker here.
-        remove_worker(client, identity, settings)
+        runtime.remove_worker(identity)
         raise
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
 
@@ -82,8 +76,7 @@ def stop_run_worker(settings: WorkerSettings) -> bool:
 
     def remove() -> None:
         try:
-            client = connect(settings.engine_timeout_s)
-            remove_worker(client, identity, settings)
+            open_runtime(settings).remove_worker(identity)
             outcome.append(None)
         except (ContimgError, docker.errors.DockerException, OSError) as error:
             outcome.append(error)
@@ -99,9 +92,10 @@ def stop_run_worker(settings: WorkerSettings) -> bool:
         else str(outcome[0])
     )
     logger.error(
-        "the worker %s may still exist: %s; remove it by hand with: docker rm -f %s",
+        "the worker %s may still exist: %s; remove it by hand with: %s rm -f %s",
         identity.worker_name,
         reason,
+        settings.runtime,
         identity.worker_name,
     )
     return False

@@ -37,6 +37,8 @@ class Execution:
     workdir: str
     started: str
     finished: str
+    runtime: str = "docker"
+    """The container runtime that ran it: docker or podman."""
 
 
 def now() -> str:
@@ -147,6 +149,7 @@ def reproduction(record: Mapping[str, Any]) -> str:
         "# WSClean writes into the staging folders it wrote into then; the products\n"
         "# were moved from there to the places above.\n"
         f"mkdir -p {' '.join(shlex.quote(folder) for folder in staging)}\n"
-        f'docker run --rm --network none --user "$(id -u):$(id -g)" {mounts} '
+        f"{record.get('runtime', 'docker')} run --rm --network none"
+        f' --user "$(id -u):$(id -g)" {mounts} '
         f"{record['image_id']} {shlex.join(record['arguments'])}"
     )

@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import docker
-from docker.models.containers import Container
-
 from contimg import measurement_set, provenance, skymodel
 from contimg.errors import ContimgError
-from contimg.execution import run_in_worker
 from contimg.paths import (
     new_staging_directory,
     publish,
@@ -34,7 +30,8 @@ from contimg.products import (
     visibility_bytes,
 )
 from contimg.run import RunIdentity, run_id_from_environment
-from contimg.worker import WorkerSettings, connect, ensure_worker, require_options
+from contimg.runtime import open_runtime
+from contimg.worker import WorkerSettings
 from contimg.wsclean import (
     CleanOptions,
     DrawModelOptions,
@@ -73,9 +70,9 @@ def run_wsclean(
     context: StepContext, staging: Path, build: Builder
 ) -> provenance.Execution:
     """Attach to the worker, build the argument list, run it; say what ran."""
-    client = connect(context.worker.engine_timeout_s)
+    runtime = open_runtime(context.worker)
     identity = RunIdentity.current(run_id_from_environment())
-    container, started_here = ensure_worker(client, identity, context.worker)
+    started_here = runtime.ensure_worker(identity)
 
     resources = Resources(
         threads=context.threads,
@@ -85,41 +82,24 @@ def run_wsclean(
     (staging / "tmp").mkdir()
     arguments = build(resources)
     if started_here:
-        require_options(client, container, context.worker.image, arguments)
+        runtime.require_options(identity, arguments)
 
     started, started_at = time.monotonic(), provenance.now()
-    run_in_worker(
-        client, container, arguments, workdir=staging, on_line=log_sink(context.log)
-    )
+    runtime.run(identity, arguments, workdir=staging, on_line=log_sink(context.log))
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
+    worker = runtime.facts(identity)
     return provenance.Execution(
         arguments=tuple(arguments),
         image=context.worker.image,
-        image_id=str(container.attrs["Image"]),
-        wsclean_version=wsclean_version(client, container),
-        worker=str(container.name),
+        image_id=worker.image_id,
+        wsclean_version=worker.wsclean_version,
+        worker=worker.name,
         run_id=identity.run_id,
         workdir=str(identity.workdir),
         started=started_at,
         finished=provenance.now(),
+        runtime=worker.runtime,
     )
-
-
-def wsclean_version(client: docker.DockerClient, container: Container) -> str:
-    """WSClean's version: the image's label, or what `wsclean -version` prints."""
-    labels = client.images.get(container.attrs["Image"]).labels or {}
-    if "org.contimg.wsclean-version" in labels:
-        return str(labels["org.contimg.wsclean-version"])
-    lines: list[str] = []
-    run_in_worker(
-        client,
-        container,
-        ["wsclean", "-version"],
-        workdir=Path("/"),
-        on_line=lines.append,
-    )
-    found = [line for line in lines if line.startswith("WSClean version")]
-    return found[0].removeprefix("WSClean version ").strip() if found else "unknown"
 
 
 def log_sink(log: TextIO | None) -> Callable[[str], None]:
