@@ -1,8 +1,8 @@
 """The example pipeline, run for real: two Measurement Sets, --cores 2, one worker.
 
-One run serves every test here: the bundled DSA-110 example (made by the
-workflow itself) and a copy of it under a second name, so that jobs of the
-two sets run side by side in the one worker.
+One run per container runtime (docker, podman) serves every test here: the
+bundled DSA-110 example (made by the workflow itself) and a copy of it under a
+second name, so that jobs of the two sets run side by side in the one worker.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import docker
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from contimg.engine import EngineClient
 from contimg.skymodel import brightest, read_sky_model
+from tests.conftest import RUNTIMES, require_image
 from tests.integration.pipeline import (
     WorkerWatch,
     base_config,
@@ -42,6 +43,8 @@ SETS = {
 
 @dataclass
 class ExampleRun:
+    client: EngineClient
+    """The engine of the runtime that the run used."""
     workdir: Path
     result: subprocess.CompletedProcess[str]
     watch: WorkerWatch
@@ -56,16 +59,17 @@ def data_column_digest(measurement_set: Path) -> str:
         return hashlib.sha256(main.getcol("DATA").tobytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=RUNTIMES)
 def example_run(
-    docker_client: docker.DockerClient,
-    worker_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> ExampleRun:
-    workdir = tmp_path_factory.mktemp("example")
+    client: EngineClient = request.getfixturevalue(f"{request.param}_client")
+    require_image(client)
+    workdir = tmp_path_factory.mktemp(f"example-{client.runtime}")
     config = merged(
         base_config(),
         {
+            "worker": {"runtime": client.runtime},
             "roots": {"inputs": ["resources"]},
             "wsclean": {"threads": 1},
             "clean": {"data_column": "MODEL_DATA"},
@@ -79,16 +83,15 @@ def example_run(
     shutil.copytree(workdir / SETS["cosmos"], copy)
     before = {name: data_column_digest(workdir / path) for name, path in SETS.items()}
 
-    with WorkerWatch(docker_client, workdir) as watch:
+    with WorkerWatch(client, workdir) as watch:
         result = snakemake(workdir, "--cores", "2")
-    return ExampleRun(workdir, result, watch, before)
+    return ExampleRun(client, workdir, result, watch, before)
 
 
-def test_the_run_succeeds_and_removes_its_worker(
-    example_run: ExampleRun, docker_client: docker.DockerClient
-) -> None:
+def test_the_run_succeeds_and_removes_its_worker(example_run: ExampleRun) -> None:
     assert example_run.result.returncode == 0, tail(example_run.result)
-    assert not set(workers(docker_client)) & example_run.watch.names
+    assert example_run.watch.names  # the watch saw the worker in this engine
+    assert not set(workers(example_run.client)) & example_run.watch.names
 
 
 def test_exactly_one_worker_served_the_whole_run(example_run: ExampleRun) -> None:
