@@ -22,7 +22,7 @@ from astropy.wcs import WCS
 
 from contimg.engine import EngineClient
 from contimg.skymodel import brightest, read_sky_model
-from tests.conftest import RUNTIMES, require_image
+from tests.conftest import IMAGE, RUNTIMES, require_image
 from tests.integration.pipeline import (
     WorkerWatch,
     base_config,
@@ -205,3 +205,19 @@ def test_wsclean_predict_agrees_with_the_direct_fourier_transform_in_data(
     print(f"median |MODEL_DATA - DATA| / mean |DATA| = {error:.2e}")
     assert error < 0.01
     assert conjugated > 0.1
+
+
+def test_the_provenance_names_the_runtime_and_the_image_it_ran(
+    example_run: ExampleRun,
+) -> None:
+    import json
+
+    from contimg.provenance import reproduction
+
+    results = example_run.workdir / "results" / "cosmos"
+    record = json.loads((results / "clean" / "cosmos.provenance.json").read_text())
+
+    runtime = example_run.client.runtime
+    assert record["runtime"] == runtime
+    assert record["image_id"] == example_run.client.images.get(IMAGE).id
+    assert f"\n{runtime} run --rm --network none" in reproduction(record)
