@@ -59,6 +59,8 @@ class PodmanAPIClient(APIClient):  # type: ignore[misc]
 class EngineClient(docker.DockerClient):  # type: ignore[misc]
     """A Docker SDK client that knows which runtime's engine it talks to."""
 
+    api: Any
+
     def __init__(self, runtime: str, base_url: str | None, timeout_s: float) -> None:
         # Without a URL: DOCKER_HOST and the other variables the docker command reads.
         arguments: dict[str, Any] = {"base_url": base_url}
@@ -67,7 +69,9 @@ class EngineClient(docker.DockerClient):  # type: ignore[misc]
         timeout = int(max(1, timeout_s))
         super().__init__(**arguments, timeout=timeout)
         if runtime == PODMAN:
-            self.api = PodmanAPIClient(**arguments, timeout=timeout)
+            # The API version the first client agreed on: no second round trip.
+            version = self.api.api_version
+            self.api = PodmanAPIClient(**arguments, timeout=timeout, version=version)
         self.runtime = runtime
 
 
