@@ -16,6 +16,7 @@ include: "workflow/rules/sky_model.smk"
 include: "workflow/rules/draw_model.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/clean.smk"
+include: "workflow/rules/verify.smk"
 
 
 rule all:

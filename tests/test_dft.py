@@ -9,7 +9,7 @@ import pytest
 
 from contimg.dft import SPEED_OF_LIGHT_M_S, predict_visibilities
 from contimg.errors import ContimgError
-from contimg.skymodel import Component
+from contimg.skymodel import Component, GaussianShape
 
 RA0_DEG = 150.1
 DEC0_DEG = 2.2
@@ -167,3 +167,64 @@ def test_uvw_of_the_wrong_shape_is_refused() -> None:
             np.zeros((4, 2)),
             FREQUENCIES_HZ,
         )
+
+
+def gaussian(
+    major_arcsec: float, minor_arcsec: float, orientation_deg: float
+) -> Component:
+    """A flat-spectrum Gaussian of 1 Jy at the phase centre."""
+    return Component(
+        "g", RA0_DEG, DEC0_DEG, 1.0, (0.0,), True, 1.4e9,
+        GaussianShape(major_arcsec, minor_arcsec, orientation_deg),
+    )  # fmt: skip
+
+
+def gaussian_visibility(fwhm_arcsec: float, baseline_wavelengths: float) -> float:
+    """exp(-2 pi^2 sigma^2 u^2), sigma = FWHM / sqrt(8 ln 2): the transform of a
+    unit Gaussian along one axis."""
+    sigma = math.radians(fwhm_arcsec / 3600) / math.sqrt(8 * math.log(2))
+    return math.exp(-2 * math.pi**2 * sigma**2 * baseline_wavelengths**2)
+
+
+def test_a_gaussian_tapers_with_its_major_axis_along_the_position_angle() -> None:
+    # Orientation 0: major axis north-south, so a pure-v baseline sees the major
+    # axis (more taper) and a pure-u baseline the minor axis (less taper).
+    wavelength_m = SPEED_OF_LIGHT_M_S / 1.4e9
+    length_m = 2000.0
+    uvw = [[0.0, length_m, 0.0], [length_m, 0.0, 0.0]]
+    source = gaussian(60.0, 20.0, 0.0)
+
+    north, east = predict_visibilities([source], RA0_DEG, DEC0_DEG, uvw, [1.4e9])[:, 0]
+
+    assert north.real == pytest.approx(gaussian_visibility(60, length_m / wavelength_m))
+    assert east.real == pytest.approx(gaussian_visibility(20, length_m / wavelength_m))
+    assert abs(north.imag) < 1e-12 and abs(east.imag) < 1e-12
+
+
+def test_a_gaussian_turned_by_ninety_degrees_swaps_its_axes() -> None:
+    uvw = [[0.0, 1500.0, 0.0], [1500.0, 0.0, 0.0]]
+
+    upright = predict_visibilities(
+        [gaussian(60, 20, 0)], RA0_DEG, DEC0_DEG, uvw, [1.4e9]
+    )
+    turned = predict_visibilities(
+        [gaussian(60, 20, 90)], RA0_DEG, DEC0_DEG, uvw, [1.4e9]
+    )
+
+    np.testing.assert_allclose(turned[::-1], upright, rtol=1e-12)
+
+
+def test_a_gaussian_keeps_its_flux_at_zero_spacing_and_its_phase() -> None:
+    source = Component(
+        "g", RA0_DEG + 0.01, DEC0_DEG, 1.5, (0.0,), True, 1.4e9,
+        GaussianShape(30.0, 30.0, 0.0),
+    )  # fmt: skip
+    as_point = Component("p", RA0_DEG + 0.01, DEC0_DEG, 1.5, (0.0,), True, 1.4e9)
+    uvw = [[0.0, 0.0, 0.0], [800.0, 300.0, 10.0]]
+
+    extended = predict_visibilities([source], RA0_DEG, DEC0_DEG, uvw, [1.4e9])
+    point_like = predict_visibilities([as_point], RA0_DEG, DEC0_DEG, uvw, [1.4e9])
+
+    assert extended[0, 0] == pytest.approx(1.5)
+    assert np.angle(extended[1, 0]) == pytest.approx(np.angle(point_like[1, 0]))
+    assert abs(extended[1, 0]) < abs(point_like[1, 0])

@@ -13,6 +13,7 @@ from astropy.coordinates import SkyCoord
 from contimg.errors import SkyModelError
 from contimg.skymodel import (
     Component,
+    GaussianShape,
     Selection,
     component_line,
     format_dec,
@@ -172,3 +173,64 @@ def test_bad_catalogue_rows_are_named_by_line(
 
     with pytest.raises(SkyModelError, match=message):
         read_catalogue(path)
+
+
+def test_a_real_sky_model_with_three_spectral_terms_reads(tmp_path: Path) -> None:
+    # PKS B1934-638 as flint ships it: default reference frequency on the
+    # Format line, dot-separated declination, empty shape fields.
+    path = tmp_path / "1934.txt"
+    path.write_text(
+        "Format = Name, Type, Ra, Dec, I, SpectralIndex, LogarithmicSI, "
+        "ReferenceFrequency='888500000.0', MajorAxis, MinorAxis, Orientation\n"
+        "s0,POINT,19:39:25.0261,-63.42.45.625,14.23058308,"
+        "[0.42280414,-1.74293221,0.605334],true,888500000.0,,,\n"
+    )
+
+    (source,) = read_sky_model(path)
+
+    assert source.ra_deg == pytest.approx(294.854275, abs=1e-6)
+    assert source.dec_deg == pytest.approx(-63.712674, abs=1e-6)
+    assert source.spectral_terms == (0.42280414, -1.74293221, 0.605334)
+    assert source.shape is None
+
+
+def test_fields_follow_the_format_line_and_take_its_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "reordered.txt"
+    path.write_text(
+        "format = Name, Type, Ra, Dec, I, MajorAxis, MinorAxis, Orientation, "
+        "ReferenceFrequency='1.4e9', SpectralIndex='[]'\n"
+        "\n"
+        "# a comment\n"
+        "blob,GAUSSIAN,10:00:00.0,+02.00.00.0,0.5,40.0,10.0,30.0,,[-0.8]\n"
+        "dot,POINT,10:00:01.0,+02.00.10.0,0.2,,,,1.3e9,\n"
+    )
+
+    blob, dot = read_sky_model(path)
+
+    assert blob.shape == GaussianShape(40.0, 10.0, 30.0)
+    assert blob.reference_hz == 1.4e9 and blob.spectral_terms == (-0.8,)
+    assert dot.shape is None and dot.reference_hz == 1.3e9
+    assert dot.spectral_terms == ()
+    assert dot.flux_at(2.6e9) == pytest.approx(0.2)
+
+
+def test_a_gaussian_component_is_written_and_read_back(tmp_path: Path) -> None:
+    shaped = component(name="g", shape=GaussianShape(45.0, 15.0, 120.0))
+    path = tmp_path / "sky.txt"
+
+    write_sky_model(path, [shaped], 1.4e9)
+    (again,) = read_sky_model(path)
+
+    assert ",GAUSSIAN," in path.read_text()
+    assert again.shape == GaussianShape(45.0, 15.0, 120.0)
+
+
+def test_an_unsupported_component_type_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "sky.txt"
+    path.write_text(
+        sky_model_text([component()], 1.4e9)
+        + "shell,SHAPELET,10:00:00,+02.00.00,1.0,[],true,1.4e9,,,\n"
+    )
+
+    with pytest.raises(SkyModelError, match="line 3: component type 'SHAPELET'"):
+        read_sky_model(path)

@@ -15,9 +15,11 @@ from contimg.wsclean import (
     ImageGeometry,
     PredictOptions,
     Resources,
+    channel_groups,
     clean_command,
     draw_model_command,
     image_names,
+    model_image_name,
     option_names,
     predict_command,
     supported_options,
@@ -40,7 +42,7 @@ def test_draw_model_takes_centre_and_band_from_its_arguments() -> None:
         centre,
         1.405e9,
         16e6,
-        DrawModelOptions(geometry=GEOMETRY, spectral_terms=2),
+        DrawModelOptions(geometry=GEOMETRY, channels_out=4),
         RESOURCES,
     )
 
@@ -54,7 +56,7 @@ def test_draw_model_takes_centre_and_band_from_its_arguments() -> None:
         "1405000000.0",
         "16000000.0",
     ]
-    assert value_after(arguments, "-draw-spectral-terms") == ["2"]
+    assert "-draw-spectral-terms" not in arguments  # one term: the flux at 1.405 GHz
     assert value_after(arguments, "-size", 2) == ["512", "512"]
     assert value_after(arguments, "-scale") == ["6asec"]
     assert value_after(arguments, "-j") == ["3"]
@@ -178,3 +180,47 @@ def test_clean_extra_may_not_set_channels_contimg_owns() -> None:
 
     with pytest.raises(ConfigError, match="-channels-out"):
         clean_command(Path("/d/set.ms"), Path("/o/img"), options, RESOURCES)
+
+
+def test_channel_groups_split_the_band_as_channels_out_does() -> None:
+    # 10 channels into 4 groups: WSClean's split is 2, 3, 2, 3 (g*n//count).
+    frequencies = [1.0e9 + 1e6 * channel for channel in range(10)]
+    groups = channel_groups(frequencies, 1e6, 4)
+
+    assert [(g.first_channel, g.end_channel) for g in groups] == [
+        (0, 2), (2, 5), (5, 7), (7, 10),
+    ]  # fmt: skip
+    assert groups[0].centre_hz == pytest.approx(1.0005e9)
+    assert groups[0].bandwidth_hz == pytest.approx(2e6)
+    assert groups[1].centre_hz == pytest.approx(1.003e9)
+    assert groups[1].bandwidth_hz == pytest.approx(3e6)
+
+
+def test_channel_groups_follow_frequency_in_a_descending_band() -> None:
+    frequencies = [1.4e9 - 1e6 * channel for channel in range(4)]
+    groups = channel_groups(frequencies, -1e6, 2)
+
+    assert groups[0].centre_hz < groups[1].centre_hz
+    assert groups[0].centre_hz == pytest.approx(1.3975e9)
+
+
+def test_more_model_images_than_channels_is_refused_with_the_key_to_change() -> None:
+    with pytest.raises(ConfigError, match=r"model_image.channels_out is 5.*4 channel"):
+        channel_groups([1e9, 2e9, 3e9, 4e9], 1e9, 5)
+
+
+def test_model_image_names_are_the_ones_predict_reads() -> None:
+    assert model_image_name(Path("/s/m"), 0, 1) == Path("/s/m-model.fits")
+    assert model_image_name(Path("/s/m"), 3, 8) == Path("/s/m-0003-model.fits")
+
+
+def test_predict_pads_and_splits_the_band_like_the_drawn_models() -> None:
+    arguments = predict_command(
+        Path("/data/set.ms"),
+        Path("/out/model"),
+        PredictOptions(geometry=GEOMETRY, channels_out=8, padding=2.0),
+        RESOURCES,
+    )
+
+    assert value_after(arguments, "-channels-out") == ["8"]
+    assert value_after(arguments, "-padding") == ["2"]

@@ -2,7 +2,10 @@
 
 contimg workers            list contimg workers (run, owner, host, age, state)
 contimg remove RUN         remove one run's worker (yours only)
-contimg --runtime podman workers    the same for Podman's workers
+contimg reap               remove your workers whose runs are dead
+contimg reproduce PRODUCT  print the commands that made a product
+contimg lock-image         record the worker image's content for the results
+contimg --runtime podman workers    the same for Podman's workers (and so on)
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import docker.errors
+import yaml
 from docker.models.containers import Container
 
 from contimg import logs
 from contimg.engine import DOCKER, ENGINES, EngineClient, connect
 from contimg.errors import ContimgError
+from contimg.image_lock import lock_image, lock_path
 from contimg.provenance import find_record, reproduction
 from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity
@@ -118,6 +124,25 @@ def reproduce(product: Path) -> int:
     return 0
 
 
+def lock(image: str | None, results: Path | None, client: EngineClient) -> int:
+    """Record the content the engine holds under the worker image's name."""
+    defaults: dict[str, Any] = {}
+    config_file = Path("config/config.yaml")
+    if (image is None or results is None) and config_file.is_file():
+        defaults = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    image = image or defaults.get("worker", {}).get("image")
+    results = results or Path(defaults.get("roots", {}).get("results", "results"))
+    if not image:
+        raise ContimgError(
+            "no image to lock: give --image, or run in a directory whose "
+            "config/config.yaml sets worker.image"
+        )
+    path = lock_path(results)
+    image_id = lock_image(client, path, image)
+    logger.info("locked %s as %s in %s", image, image_id, path)
+    return 0
+
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -151,6 +176,17 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     again.add_argument("product", type=Path, help="a FITS product or a record")
     reaping = commands.add_parser("reap", help="remove workers of dead runs")
     reaping.add_argument("--stop-timeout", type=float, default=30.0)
+    locking = commands.add_parser(
+        "lock-image", help="record the worker image's content for a results root"
+    )
+    locking.add_argument(
+        "--image", help="the image (default: worker.image of config/config.yaml)"
+    )
+    locking.add_argument(
+        "--results",
+        type=Path,
+        help="the results root (default: roots.results of config/config.yaml)",
+    )
     return parser.parse_args(argv)
 
 
@@ -164,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = connect(arguments.engine_timeout, arguments.runtime, arguments.socket)
         if arguments.command == "workers":
             return print_workers(client)
+        if arguments.command == "lock-image":
+            return lock(arguments.image, arguments.results, client)
         if arguments.command == "reap":
             return reap(client, arguments.stop_timeout)
         return remove_run(arguments.run, client, arguments.stop_timeout)

@@ -71,13 +71,17 @@ def draw_model_options(model_image: Config) -> DrawModelOptions:
     """Options of the draw_model step, from the config's model_image section."""
     return DrawModelOptions(
         geometry=geometry(model_image),
-        spectral_terms=int(model_image["spectral_terms"]),
+        channels_out=int(model_image["channels_out"]),
     )
 
 
 def predict_options(model_image: Config) -> PredictOptions:
     """Options of the predict step, from the config's model_image section."""
-    return PredictOptions(geometry=geometry(model_image), channels_out=1)
+    return PredictOptions(
+        geometry=geometry(model_image),
+        channels_out=int(model_image["channels_out"]),
+        padding=float(model_image["padding"]),
+    )
 
 
 def clean_options(clean: Config) -> CleanOptions:

@@ -20,6 +20,14 @@ test of the example compares the two, so a change of convention fails there):
   S(f) exp(+2 pi i (u l + v m + w (n - 1)) f / c),
   with the positive sign in the exponent and the w-term with (n - 1), so that a
   component at the phase centre has the constant, real visibility S(f).
+- A GAUSSIAN component with full widths at half maximum a (major) and b (minor)
+  and orientation p (position angle of the major axis, north through east)
+  multiplies its term by exp(-2 pi**2 (s_a**2 u_a**2 + s_b**2 u_b**2)), with
+  s = FWHM / sqrt(8 ln 2) in radians and, in wavelengths,
+  u_a = u sin(p) + v cos(p) (along the major axis),
+  u_b = u cos(p) - v sin(p) (along the minor axis).
+  The Gaussian integrates to the component's flux, so it is the flux at zero
+  spacing, as in WSClean's rendering.
 - The result is the Stokes I visibility. With linear feeds and the CASA
   definition I = (XX + YY) / 2, an unpolarised component gives XX = YY = V.
 - No primary beam, no smearing: the visibility is that at the centre of the
@@ -100,6 +108,32 @@ def component_fluxes(
     return fluxes
 
 
+FWHM_TO_SIGMA = 1.0 / math.sqrt(8.0 * math.log(2.0))
+
+
+def gaussian_axes(components: Sequence[Component]) -> tuple[FloatArray, FloatArray]:
+    """Per component: unit vectors along the major and minor axes in (u, v), and
+    2 pi**2 sigma**2 along each (radians squared), shapes (ncomp, 2, 2) and (ncomp, 2).
+
+    A point component has zero widths, so its taper is 1.
+    """
+    axes = np.zeros((len(components), 2, 2), dtype=np.float64)
+    widths = np.zeros((len(components), 2), dtype=np.float64)
+    for index, component in enumerate(components):
+        shape = component.shape
+        if shape is None:
+            continue
+        angle = math.radians(shape.orientation_deg)
+        axes[index, 0] = (math.sin(angle), math.cos(angle))
+        axes[index, 1] = (math.cos(angle), -math.sin(angle))
+        sigmas = (
+            np.radians(np.array([shape.major_arcsec, shape.minor_arcsec]) / 3600.0)
+            * FWHM_TO_SIGMA
+        )
+        widths[index] = 2.0 * math.pi**2 * sigmas**2
+    return axes, widths
+
+
 def rows_per_chunk(ncomponents: int, nchannels: int, chunk_elements: int) -> int:
     """How many rows to transform at once so that memory stays bounded."""
     return max(1, chunk_elements // max(1, ncomponents * nchannels))
@@ -128,7 +162,7 @@ def predict_visibilities(
     *,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> ComplexArray:
-    """Stokes I visibilities of point components, shape (nrow, nchan), in Jy.
+    """Stokes I visibilities (Jy) of point and Gaussian components, (nrow, nchan).
 
     uvw_m: (nrow, 3) in metres, Measurement Set convention (see the module
     docstring); frequencies_hz: (nchan,). Rows are transformed in chunks of at
@@ -145,6 +179,10 @@ def predict_visibilities(
     fluxes = component_fluxes(components, frequencies)
     # Phase per metre of path difference in each channel, sign of the convention.
     wavenumbers = 2.0 * math.pi * frequencies / SPEED_OF_LIGHT_M_S
+    axes, widths = gaussian_axes(components)
+    extended = bool(np.any(widths > 0.0))
+    # Wavelengths per metre, squared, per channel: turns metres into wavelengths.
+    inverse_wavelength_sq = (frequencies / SPEED_OF_LIGHT_M_S) ** 2
 
     step = rows_per_chunk(len(components), frequencies.size, chunk_elements)
     for start in range(0, uvw.shape[0], step):
@@ -156,6 +194,11 @@ def predict_visibilities(
         fringes = np.empty(phases.shape, dtype=np.complex128)
         np.cos(phases, out=fringes.real)
         np.sin(phases, out=fringes.imag)
+        if extended:
+            # (rows, comps, 2): baseline projected onto each component's axes, in m.
+            along = np.einsum("rx,kax->rka", uvw[start:stop, :2], axes)
+            exponent = np.einsum("rka,ka->rk", along**2, widths)
+            fringes *= np.exp(-exponent[:, :, np.newaxis] * inverse_wavelength_sq)
         visibilities[start:stop] = np.einsum("rkc,kc->rc", fringes, fluxes)
 
     logger.debug(

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from contimg.engine import EngineClient, connect
-from contimg.execution import run_in_worker
+from contimg.execution import Usage, run_in_worker
+from contimg.image_lock import engine_image_id
 from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity
 from contimg.runtime import LineSink, WorkerFacts
@@ -57,14 +58,17 @@ class DockerApiRuntime:
         *,
         workdir: Path,
         on_line: LineSink,
-    ) -> None:
-        run_in_worker(
+    ) -> Usage | None:
+        return run_in_worker(
             self.client,
             self.worker(identity),
             arguments,
             workdir=workdir,
             on_line=on_line,
         )
+
+    def image_id(self, image: str) -> str:
+        return engine_image_id(self.client, image)
 
     def facts(self, identity: RunIdentity) -> WorkerFacts:
         container = self.worker(identity)

@@ -20,6 +20,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,35 @@ STATE_CHECK_S = 5.0
 
 # The command's words arrive as "$@": the shell never interprets them.
 # The watcher's output goes to /dev/null so that it never holds the exec's
-# output open once the command has ended.
+# output open once the command has ended. The sampler keeps the command's
+# peak resident memory (VmHWM, a high-water mark) in a file every half second;
+# at the end the supervisor prints it and `times` (CPU time of its children,
+# that is of the command) on a line the reader takes out of the output.
 SUPERVISOR = """exec 3<&0
 "$@" &
 child=$!
 { cat <&3; kill -TERM "$child"; } >/dev/null 2>&1 &
 watcher=$!
 exec 3<&-
+peakfile="${TMPDIR:-/tmp}/contimg-peak.$$"
+{ while kill -0 "$child"; do
+    while read -r key value _; do
+      [ "$key" = VmHWM: ] && echo "$value" >"$peakfile"
+    done <"/proc/$child/status"
+    sleep 0.5
+  done; } >/dev/null 2>&1 &
+sampler=$!
 wait "$child"
 status=$?
-kill "$watcher" 2>/dev/null
+kill "$watcher" "$sampler" 2>/dev/null
+peak=$(cat "$peakfile" 2>/dev/null)
+rm -f "$peakfile"
+printf '%s %s ' "$USAGE_MARK" "${peak:-0}"
+times
 exit "$status"
 """
+USAGE_MARK = "contimg-usage-7f3a"
+"""Starts the supervisor's own line; the next line holds the command's CPU times."""
 SUPERVISOR_NAME = "contimg-job"
 
 LineSink = Callable[[str], None]
@@ -60,6 +78,64 @@ def supervised(arguments: Sequence[str]) -> list[str]:
     return ["sh", "-c", SUPERVISOR, SUPERVISOR_NAME, *arguments]
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What one command used inside the worker, measured there."""
+
+    cpu_user_s: float
+    cpu_system_s: float
+    peak_rss_mb: float
+    """Peak resident memory (VmHWM), sampled every half second: a command's
+    last half second of growth can be missed."""
+    wall_s: float
+    """From the exec's start to its end, seen by the client."""
+
+
+def seconds(text: str) -> float:
+    """A `times` figure such as 1m2.340000s in seconds."""
+    minutes, _, rest = text.partition("m")
+    return float(minutes) * 60 + float(rest.rstrip("s"))
+
+
+class UsageReader:
+    """Takes the supervisor's usage lines out of a command's output."""
+
+    def __init__(self, on_line: LineSink) -> None:
+        self.on_line = on_line
+        self.peak_kb: float | None = None
+        self.cpu: tuple[float, float] | None = None
+        self.expect_times = False
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        """The command's last lines, without the supervisor's."""
+
+    def __call__(self, line: str) -> None:
+        if USAGE_MARK in line:
+            # A command whose output lacks a final newline shares its last line.
+            before, _, line = line.partition(USAGE_MARK)
+            if before:
+                self.forward(before)
+            fields = [USAGE_MARK, *line.split()]
+            self.peak_kb = float(fields[1]) if fields[1:2] else 0.0
+            self.expect_times = True
+            return
+        if self.expect_times:
+            self.expect_times = False
+            fields = line.split()
+            if len(fields) == 2:
+                self.cpu = (seconds(fields[0]), seconds(fields[1]))
+                return
+        self.forward(line)
+
+    def forward(self, line: str) -> None:
+        self.tail.append(line)
+        self.on_line(line)
+
+    def usage(self, wall_s: float) -> Usage | None:
+        if self.peak_kb is None or self.cpu is None:
+            return None
+        return Usage(self.cpu[0], self.cpu[1], round(self.peak_kb / 1024, 1), wall_s)
+
+
 def run_in_worker(
     client: docker.DockerClient,
     container: Container,
@@ -67,11 +143,12 @@ def run_in_worker(
     *,
     workdir: Path,
     on_line: LineSink,
-) -> None:
+) -> Usage | None:
     """Run an argument list in the worker, its output line by line into `on_line`.
 
-    Raises WSCleanError on a non-zero exit, WorkerError when the worker or the
-    engine fails.
+    Returns what the command used inside the worker (None if the supervisor
+    could not say). Raises WSCleanError on a non-zero exit, WorkerError when
+    the worker or the engine fails.
     """
     api = client.api
     logger.debug("exec in %s: %r", container.name, list(arguments))
@@ -81,6 +158,7 @@ def run_in_worker(
         exec_id = api.exec_create(
             container.id,
             supervised(arguments),
+            environment={"USAGE_MARK": USAGE_MARK},
             workdir=str(workdir),
             stdin=True,
             stdout=True,
@@ -96,7 +174,9 @@ def run_in_worker(
             f"`{command_of(container)} inspect {container.name}` and rerun"
         ) from error
 
-    tail = stream_lines(stream, on_line, lambda: check_worker(container))
+    reader = UsageReader(on_line)
+    stream_lines(stream, reader, lambda: check_worker(container))
+    tail = reader.tail
     details = inspect_exec(api, exec_id, container)
     logger.debug(
         "exec finished in %.2f s with exit code %s",
@@ -124,6 +204,7 @@ def run_in_worker(
             exit_code=-1 if exit_code is None else int(exit_code),
             output_tail=list(tail),
         )
+    return reader.usage(round(time.monotonic() - started, 2))
 
 
 def inspect_exec(api: Any, exec_id: str, container: Container) -> dict[str, Any]:

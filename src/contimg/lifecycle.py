@@ -18,6 +18,7 @@ from astropy.coordinates import SkyCoord
 from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
 from contimg.errors import ContimgError
+from contimg.image_lock import check_lock
 from contimg.paths import require_under_roots
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.runtime import open_runtime
@@ -32,15 +33,19 @@ from contimg.wsclean import (
 logger = logging.getLogger(__name__)
 
 
-def start_run_worker(settings: WorkerSettings, commands: Iterable[list[str]]) -> None:
+def start_run_worker(
+    settings: WorkerSettings, commands: Iterable[list[str]], image_lock: Path
+) -> None:
     """Start (or attach to) the run's worker and check its WSClean's options.
 
     `commands` are examples of every WSClean command the configured rules will
-    run; the image must support every option in them.
+    run; the image must support every option in them. The image must hold the
+    content image_lock records, the content the rules were planned with.
     """
     runtime = open_runtime(settings)
     identity = RunIdentity.current(run_id_from_environment())
     check_roots(settings)
+    check_lock(image_lock, settings.image, runtime.image_id(settings.image))
     runtime.reap_dead_workers(identity)
     runtime.ensure_worker(identity)
     every_argument = [argument for command in commands for argument in command]

@@ -215,15 +215,21 @@ def check_writable(path: Path, step: str) -> None:
         )
 
 
+def nyquist_scale_arcsec(summary: MeasurementSetSummary) -> float:
+    """The largest pixel that samples the longest baseline at the top of the band."""
+    highest_hz = max(summary.channel_frequencies_hz) + summary.channel_width_hz / 2
+    wavelength_m = SPEED_OF_LIGHT_M_S / highest_hz
+    if summary.longest_baseline_m <= 0:
+        return float("inf")
+    return float(np.degrees(wavelength_m / (2 * summary.longest_baseline_m)) * 3600)
+
+
 def check_sampling(
     summary: MeasurementSetSummary, scale_arcsec: float, what: str
 ) -> None:
     """Refuse a pixel scale too coarse for the longest baseline (under-sampled)."""
     highest_hz = max(summary.channel_frequencies_hz) + summary.channel_width_hz / 2
-    wavelength_m = SPEED_OF_LIGHT_M_S / highest_hz
-    if summary.longest_baseline_m <= 0:
-        return
-    nyquist_arcsec = np.degrees(wavelength_m / (2 * summary.longest_baseline_m)) * 3600
+    nyquist_arcsec = nyquist_scale_arcsec(summary)
     if scale_arcsec > nyquist_arcsec:
         raise MeasurementSetError(
             f"{what} is {scale_arcsec:g} arcsec, too coarse for Measurement Set "

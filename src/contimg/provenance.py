@@ -26,9 +26,9 @@ CHECKSUM_LIMIT_BYTES = 64 * 2**20
 
 @dataclass(frozen=True)
 class Execution:
-    """One WSClean command as it ran in the worker."""
+    """The WSClean command(s) of one step as they ran in the worker, in order."""
 
-    arguments: tuple[str, ...]
+    commands: tuple[tuple[str, ...], ...]
     image: str
     image_id: str
     wsclean_version: str
@@ -37,6 +37,8 @@ class Execution:
     workdir: str
     started: str
     finished: str
+    usage: tuple[Any, ...] = ()
+    """What each command used inside the worker (contimg.execution.Usage)."""
     runtime: str = "docker"
     """The container runtime that ran it: docker or podman."""
 
@@ -122,19 +124,22 @@ def find_record(product: Path) -> dict[str, Any]:
     )
 
 
-def staging_folders(arguments: Sequence[str]) -> list[str]:
+def staging_folders(commands: Sequence[Sequence[str]]) -> list[str]:
     """The folders WSClean wrote into: those of -name and -temp-dir."""
-    folders = []
-    for option in ("-temp-dir", "-name"):
-        if option in arguments:
-            value = Path(arguments[list(arguments).index(option) + 1])
-            folders.append(str(value if option == "-temp-dir" else value.parent))
+    folders: list[str] = []
+    for arguments in commands:
+        for option in ("-temp-dir", "-name"):
+            if option in arguments:
+                value = Path(arguments[list(arguments).index(option) + 1])
+                folder = str(value if option == "-temp-dir" else value.parent)
+                if folder not in folders:
+                    folders.append(folder)
     return folders
 
 
 def reproduction(record: Mapping[str, Any]) -> str:
     """Shell commands that run the recorded WSClean command again."""
-    staging = staging_folders(record["arguments"])
+    staging = staging_folders(record["commands"])
     folders = sorted(
         {str(Path(facts["path"]).resolve().parent) for facts in record["inputs"]}
         | {str(Path(output).resolve().parent) for output in record["outputs"]}
@@ -149,7 +154,10 @@ def reproduction(record: Mapping[str, Any]) -> str:
         "# WSClean writes into the staging folders it wrote into then; the products\n"
         "# were moved from there to the places above.\n"
         f"mkdir -p {' '.join(shlex.quote(folder) for folder in staging)}\n"
-        f"{record.get('runtime', 'docker')} run --rm --network none"
-        f' --user "$(id -u):$(id -g)" {mounts} '
-        f"{record['image_id']} {shlex.join(record['arguments'])}"
+        + "\n".join(
+            f"{record.get('runtime', 'docker')} run --rm --network none "
+            f'--user "$(id -u):$(id -g)" {mounts} '
+            f"{record['image_id']} {shlex.join(arguments)}"
+            for arguments in record["commands"]
+        )
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from contimg.errors import WorkerError
+from contimg.execution import Usage
 from contimg.run import RunIdentity
 from contimg.worker import WorkerSettings
 
@@ -52,12 +53,17 @@ class WorkerRuntime(Protocol):
         *,
         workdir: Path,
         on_line: LineSink,
-    ) -> None:
+    ) -> Usage | None:
         """Run an argument list in the worker, its output line by line into `on_line`.
 
-        Raises WSCleanError on a non-zero exit and WorkerError when the worker or
-        the runtime fails; the command must end when the calling process does.
+        Returns what the command used inside the worker, if known. Raises
+        WSCleanError on a non-zero exit and WorkerError when the worker or the
+        runtime fails; the command must end when the calling process does.
         """
+        ...
+
+    def image_id(self, image: str) -> str:
+        """The content id the runtime holds under the image's name (for the lock)."""
         ...
 
     def facts(self, identity: RunIdentity) -> WorkerFacts:

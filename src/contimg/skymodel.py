@@ -27,8 +27,20 @@ FORMAT_LINE = (
 
 
 @dataclass(frozen=True)
+class GaussianShape:
+    """The shape of a GAUSSIAN component, as the text format gives it."""
+
+    major_arcsec: float
+    """MajorAxis: full width at half maximum along the major axis."""
+    minor_arcsec: float
+    """MinorAxis: full width at half maximum along the minor axis."""
+    orientation_deg: float
+    """Orientation: position angle of the major axis, from north through east."""
+
+
+@dataclass(frozen=True)
 class Component:
-    """One point component of a sky model, in the WSClean text format's terms."""
+    """One component of a sky model (point or Gaussian), in the text format's terms."""
 
     name: str
     ra_deg: float
@@ -40,6 +52,8 @@ class Component:
     logarithmic: bool
     """LogarithmicSI: whether spectral_terms are a logarithmic spectral index."""
     reference_hz: float
+    shape: GaussianShape | None = None
+    """None for a POINT component."""
 
     def flux_at(self, frequency_hz: float | np.ndarray) -> float | np.ndarray:
         """Stokes I flux density (Jy) at the given frequency or frequencies."""
@@ -73,6 +87,12 @@ class Selection:
     reference_hz: float
     max_sources: int | None = None
 
+
+FIELD_NAMES = [
+    "Name", "Type", "Ra", "Dec", "I", "SpectralIndex", "LogarithmicSI",
+    "ReferenceFrequency", "MajorAxis", "MinorAxis", "Orientation",
+]  # fmt: skip
+"""The fields of a sky model without a Format line, in the order written here."""
 
 CATALOGUE_COLUMNS = ("name", "ra_deg", "dec_deg", "stokes_I_Jy")
 
@@ -191,21 +211,28 @@ def format_dec(dec_deg: float) -> str:
 
 
 def component_line(component: Component) -> str:
-    """One line of a WSClean text sky model for a point component."""
+    """One line of a WSClean text sky model for a component."""
     terms = ",".join(repr(float(term)) for term in component.spectral_terms)
+    shape = component.shape
     return ",".join(
         [
             component.name,
-            "POINT",
+            "POINT" if shape is None else "GAUSSIAN",
             format_ra(component.ra_deg),
             format_dec(component.dec_deg),
             repr(float(component.stokes_i_jy)),
             f"[{terms}]",
             "true" if component.logarithmic else "false",
             repr(float(component.reference_hz)),
-            "",
-            "",
-            "",
+            *(
+                ("", "", "")
+                if shape is None
+                else (
+                    repr(float(shape.major_arcsec)),
+                    repr(float(shape.minor_arcsec)),
+                    repr(float(shape.orientation_deg)),
+                )
+            ),
         ]
     )
 
@@ -246,41 +273,118 @@ def dms_dots_to_deg(text: str) -> float:
     return sign * (float(degrees) + float(minutes) / 60 + float(seconds) / 3600)
 
 
-def read_sky_model(path: Path) -> list[Component]:
-    """Read back point components from a WSClean text sky model.
+def angle_deg(text: str, hours: bool) -> float:
+    """A sky-model angle in degrees: hh:mm:ss / +dd.mm.ss, or a number with 'deg'."""
+    text = text.strip()
+    if text.endswith("deg"):
+        return float(text.removesuffix("deg"))
+    if hours:
+        return hms_to_deg(text)
+    if text.count(".") >= 2:
+        return dms_dots_to_deg(text)
+    return float(Angle(text, unit=u.deg).deg)
 
-    Handles the format this module writes: a Format line with a default
-    reference frequency, and per-line spectral terms in brackets.
+
+def split_fields(line: str) -> list[str]:
+    """Comma-separated fields, keeping commas inside [brackets] in one field."""
+    fields: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for character in line:
+        if character == "[":
+            depth += 1
+        elif character == "]":
+            depth -= 1
+        if character == "," and depth == 0:
+            fields.append("".join(current).strip())
+            current = []
+        else:
+            current.append(character)
+    fields.append("".join(current).strip())
+    return fields
+
+
+def read_format(line: str) -> tuple[list[str], dict[str, str]]:
+    """The field names of a Format line, and the defaults some of them carry."""
+    _, _, spec = line.partition("=")
+    names, defaults = [], {}
+    for field_text in split_fields(spec.strip().strip("()")):
+        name, _, default = field_text.partition("=")
+        name = name.strip()
+        names.append(name)
+        if default.strip():
+            defaults[name] = default.strip().strip("'\"")
+    return names, defaults
+
+
+def parse_component(values: dict[str, str], path: Path, number: int) -> Component:
+    """One component from the named fields of a sky-model line."""
+    kind = values.get("Type", "POINT").upper()
+    if kind not in {"POINT", "GAUSSIAN"}:
+        raise SkyModelError(
+            f"{path}, line {number}: component type {kind!r} is not supported; "
+            "expected POINT or GAUSSIAN; convert or remove that component"
+        )
+    terms_text = values.get("SpectralIndex", "").strip().strip("[]")
+    shape = None
+    if kind == "GAUSSIAN":
+        shape = GaussianShape(
+            major_arcsec=float(values["MajorAxis"]),
+            minor_arcsec=float(values["MinorAxis"]),
+            orientation_deg=float(values.get("Orientation") or 0.0),
+        )
+    return Component(
+        name=values["Name"],
+        ra_deg=angle_deg(values["Ra"], hours=True),
+        dec_deg=angle_deg(values["Dec"], hours=False),
+        stokes_i_jy=float(values["I"]),
+        spectral_terms=tuple(
+            float(term) for term in terms_text.split(",") if term.strip()
+        ),
+        logarithmic=values.get("LogarithmicSI", "true").strip().lower() == "true",
+        reference_hz=float(values["ReferenceFrequency"]),
+        shape=shape,
+    )
+
+
+def read_sky_model(path: Path) -> list[Component]:
+    """Read the POINT and GAUSSIAN components of a WSClean (BBS/DP3) text sky model.
+
+    The Format line names the fields and their order, and may give defaults
+    (ReferenceFrequency='...'); empty fields take the default. Patches (lines
+    without a name) and comments are skipped.
     """
     lines = path.read_text(encoding="utf-8").splitlines()
+    names: list[str] = FIELD_NAMES
+    defaults: dict[str, str] = {}
     components = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith(("#", "Format", "format")):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
             continue
-        head, _, rest = line.partition("[")
-        terms_text, _, tail = rest.partition("]")
-        fields = head.rstrip(",").split(",")
-        tail_fields = tail.lstrip(",").split(",")
+        if stripped.lower().startswith("format"):
+            names, defaults = read_format(stripped)
+            continue
+        fields = split_fields(stripped)
+        values = dict(defaults)
+        values.update(
+            {name: value for name, value in zip(names, fields, strict=False) if value}
+        )
+        if not values.get("Name"):
+            continue
         try:
-            components.append(
-                Component(
-                    name=fields[0],
-                    ra_deg=hms_to_deg(fields[2]),
-                    dec_deg=dms_dots_to_deg(fields[3]),
-                    stokes_i_jy=float(fields[4]),
-                    spectral_terms=tuple(
-                        float(term) for term in terms_text.split(",") if term.strip()
-                    ),
-                    logarithmic=tail_fields[0].strip().lower() == "true",
-                    reference_hz=float(tail_fields[1]),
-                )
-            )
-        except (IndexError, ValueError) as error:
+            component = parse_component(values, path, number)
+        except (KeyError, IndexError, ValueError) as error:
             raise SkyModelError(
-                f"{path}, line {number}: cannot read a point component from "
-                f"{line!r} ({error}); expected Name,POINT,hh:mm:ss,+dd.mm.ss,I,"
-                "[terms],true|false,reference_hz,,,"
+                f"{path}, line {number}: cannot read a component from {line!r} "
+                f"({type(error).__name__}: {error}); expected the fields of the "
+                f"Format line ({', '.join(names)}), e.g. Name,POINT,hh:mm:ss,"
+                "+dd.mm.ss,I,[terms],true|false,reference_hz,,,"
             ) from error
-    if any(math.isnan(c.stokes_i_jy) for c in components):
-        raise SkyModelError(f"{path}: a component has a flux that is not a number")
+        if not math.isfinite(component.stokes_i_jy):
+            raise SkyModelError(
+                f"{path}, line {number}: the flux {component.stokes_i_jy} of "
+                f"{component.name} is not a number; correct that line"
+            )
+        components.append(component)
     return components

@@ -36,6 +36,9 @@ def step_context(job: Any, step: str) -> StepContext:
         memory_mb=memory_mb,
         label=f"{step}-{job.wildcards.ms}",
         log=log,
+        usage_file=Path(job.params.container_usage)
+        if "container_usage" in job.params.keys()  # noqa: SIM118
+        else None,
     )
 
 

@@ -7,16 +7,18 @@ products into place only when every expected file exists.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
 from contimg import measurement_set, provenance, skymodel
 from contimg.errors import ContimgError
+from contimg.execution import Usage
 from contimg.paths import (
     new_staging_directory,
     publish,
@@ -33,13 +35,16 @@ from contimg.run import RunIdentity, run_id_from_environment
 from contimg.runtime import open_runtime
 from contimg.worker import WorkerSettings
 from contimg.wsclean import (
+    ChannelGroup,
     CleanOptions,
     DrawModelOptions,
     PredictOptions,
     Resources,
+    channel_groups,
     clean_command,
     draw_model_command,
     image_names,
+    model_image_name,
     predict_command,
 )
 
@@ -64,12 +69,15 @@ class StepContext:
     """A name for the job, used in its staging directory (e.g. clean-myset)."""
     log: TextIO | None = None
     """The rule's log file; WSClean's output is streamed into it."""
+    usage_file: Path | None = None
+    """Where to write what each command used inside the worker (CPU, memory),
+    beside the rule's benchmark file, which sees only the exec client."""
 
 
 def run_wsclean(
-    context: StepContext, staging: Path, build: Builder
+    context: StepContext, staging: Path, builds: Sequence[Builder]
 ) -> provenance.Execution:
-    """Attach to the worker, build the argument list, run it; say what ran."""
+    """Attach to the worker, build the commands, run them in turn; say what ran."""
     runtime = open_runtime(context.worker)
     identity = RunIdentity.current(run_id_from_environment())
     started_here = runtime.ensure_worker(identity)
@@ -80,16 +88,23 @@ def run_wsclean(
         temp_dir=staging / "tmp",
     )
     (staging / "tmp").mkdir()
-    arguments = build(resources)
+    commands = [build(resources) for build in builds]
     if started_here:
-        runtime.require_options(identity, arguments)
+        runtime.require_options(
+            identity, [word for arguments in commands for word in arguments]
+        )
 
     started, started_at = time.monotonic(), provenance.now()
-    runtime.run(identity, arguments, workdir=staging, on_line=log_sink(context.log))
+    usage = [
+        runtime.run(identity, arguments, workdir=staging, on_line=log_sink(context.log))
+        for arguments in commands
+    ]
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
     worker = runtime.facts(identity)
+    if context.usage_file is not None:
+        write_usage(context.usage_file, commands, usage, worker.name)
     return provenance.Execution(
-        arguments=tuple(arguments),
+        commands=tuple(tuple(arguments) for arguments in commands),
         image=context.worker.image,
         image_id=worker.image_id,
         wsclean_version=worker.wsclean_version,
@@ -98,8 +113,35 @@ def run_wsclean(
         workdir=str(identity.workdir),
         started=started_at,
         finished=provenance.now(),
+        usage=tuple(usage),
         runtime=worker.runtime,
     )
+
+
+def write_usage(
+    path: Path,
+    commands: Sequence[Sequence[str]],
+    usage: Sequence[Usage | None],
+    worker: str,
+) -> None:
+    """What each command used inside the worker, as JSON, with the totals."""
+    known = [item for item in usage if item is not None]
+    record = {
+        "worker": worker,
+        "measured": "inside the worker: CPU time of the command (user, system) "
+        "and its peak resident memory (VmHWM, sampled every 0.5 s)",
+        "commands": [
+            {"arguments": list(arguments), **(asdict(item) if item else {})}
+            for arguments, item in zip(commands, usage, strict=True)
+        ],
+        "cpu_s": round(sum(i.cpu_user_s + i.cpu_system_s for i in known), 2),
+        "peak_rss_mb": max((i.peak_rss_mb for i in known), default=None),
+        "wall_s": round(sum(i.wall_s for i in known), 2),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 def log_sink(log: TextIO | None) -> Callable[[str], None]:
@@ -158,45 +200,56 @@ def write_sky_model(
 def draw_model(
     sky_model: Path,
     measurement_set_path: Path,
-    term_images: Sequence[Path],
+    model_images: Sequence[Path],
     record: Path,
     options: DrawModelOptions,
     context: StepContext,
 ) -> None:
-    """Render the sky model to term images at the set's phase centre and band."""
+    """Render the sky model at the set's phase centre, one image per channel group.
+
+    model_images are the products, in the order of the groups; -predict reads
+    them under the names model_image_name gives.
+    """
     roots = context.worker.roots
     sky_model = require_under_roots(sky_model, roots, "sky model")
     summary = measurement_set.read_summary(measurement_set_path)
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
     )
+    groups = channel_groups(
+        summary.channel_frequencies_hz, summary.channel_width_hz, options.channels_out
+    )
+    if len(model_images) != len(groups):
+        raise ContimgError(
+            f"draw_model was given {len(model_images)} output image(s) for "
+            f"{len(groups)} channel group(s); the rule and model_image.channels_out "
+            "must agree"
+        )
     staging = staged_step(context)
-    name = staging / "model"
 
-    def build(resources: Resources) -> list[str]:
-        return draw_model_command(
+    def builder(group: ChannelGroup) -> Builder:
+        name = staging / f"group-{group.index:04d}"
+        return lambda resources: draw_model_command(
             sky_model,
             name,
             summary.phase_centre,
-            summary.centre_frequency_hz,
-            summary.bandwidth_hz,
+            group.centre_hz,
+            group.bandwidth_hz,
             options,
             resources,
         )
 
     try:
-        execution = run_wsclean(context, staging, build)
-        drawn = [
-            staging / f"model-term-{term}.fits" for term in range(len(term_images))
-        ]
-        publish(zip(drawn, term_images, strict=True))
+        execution = run_wsclean(context, staging, [builder(g) for g in groups])
+        drawn = [staging / f"group-{g.index:04d}-term-0.fits" for g in groups]
+        publish(zip(drawn, model_images, strict=True))
         provenance.write_record(
             record,
             "draw_model",
             execution,
-            options,
+            {**provenance.plain(options), "channel_groups": provenance.plain(groups)},
             [sky_model, measurement_set_path],
-            term_images,
+            model_images,
         )
     finally:
         remove_staging(staging)
@@ -204,12 +257,13 @@ def draw_model(
 
 def predict(
     measurement_set_path: Path,
-    term_image: Path,
+    model_images: Sequence[Path],
     record: Path,
     options: PredictOptions,
     context: StepContext,
 ) -> None:
-    """Predict the first term image into MODEL_DATA; then write the record."""
+    """Predict the model images (one per channel group) into MODEL_DATA; then
+    write the record."""
     roots = context.worker.roots
     measurement_set_path = require_under_roots(
         measurement_set_path, roots, "Measurement Set"
@@ -219,7 +273,10 @@ def predict(
     measurement_set.check_sampling(
         summary, options.geometry.scale_arcsec, "model_image.scale_arcsec"
     )
-    check_model_images([term_image], options.geometry, options.channels_out)
+    channel_groups(
+        summary.channel_frequencies_hz, summary.channel_width_hz, options.channels_out
+    )
+    check_model_images(model_images, options.geometry, options.channels_out)
     if "MODEL_DATA" not in summary.columns:
         needed = visibility_bytes(
             summary.row_count,
@@ -229,14 +286,15 @@ def predict(
         check_free_space(measurement_set_path, needed, "predict's MODEL_DATA")
     staging = staged_step(context)
     name = staging / "model"
-    # -predict reads NAME-model.fits: present term 0 under that name.
-    shutil.copyfile(term_image, staging / "model-model.fits")
+    # -predict reads NAME-model.fits, or NAME-000g-model.fits per channel group.
+    for group, image in enumerate(model_images):
+        shutil.copyfile(image, model_image_name(name, group, options.channels_out))
 
     try:
         execution = run_wsclean(
             context,
             staging,
-            lambda r: predict_command(measurement_set_path, name, options, r),
+            [lambda r: predict_command(measurement_set_path, name, options, r)],
         )
     finally:
         remove_staging(staging)
@@ -246,7 +304,7 @@ def predict(
         "predict",
         execution,
         options,
-        [term_image, measurement_set_path],
+        [*model_images, measurement_set_path],
         [measurement_set_path],
     )
 
@@ -279,7 +337,7 @@ def clean(
         execution = run_wsclean(
             context,
             staging,
-            lambda r: clean_command(measurement_set_path, name, options, r),
+            [lambda r: clean_command(measurement_set_path, name, options, r)],
         )
         kinds = list(products)
         written = image_names(name, options.channels_out, kinds)

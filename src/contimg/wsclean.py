@@ -65,8 +65,8 @@ class DrawModelOptions:
     """Options of `wsclean -draw-model` that come from the config."""
 
     geometry: ImageGeometry
-    spectral_terms: int = 2
-    """-draw-spectral-terms: number of spectral term images to draw."""
+    channels_out: int = 1
+    """Model images to draw, one per channel group of the band (as -channels-out)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,53 @@ class PredictOptions:
     geometry: ImageGeometry
     channels_out: int = 1
     """-channels-out: number of model images predicted across the band."""
+    padding: float = 2.0
+    """-padding: the gridder's padding factor (WSClean's default is 1.2)."""
+
+
+@dataclass(frozen=True)
+class ChannelGroup:
+    """The channels one model image stands for, as -channels-out splits the band."""
+
+    index: int
+    first_channel: int
+    end_channel: int
+    """One past the last channel."""
+    centre_hz: float
+    """Halfway between the group's outer channel edges."""
+    bandwidth_hz: float
+
+
+def channel_groups(
+    frequencies_hz: Sequence[float], channel_width_hz: float, count: int
+) -> list[ChannelGroup]:
+    """Split a band's channels into count groups the way -channels-out does.
+
+    Group g holds channels g*n//count up to (g+1)*n//count, in the order of
+    increasing frequency, so the model drawn for a group is the one -predict
+    uses for the same channels.
+    """
+    ordered = sorted(frequencies_hz)
+    total = len(ordered)
+    if not 1 <= count <= total:
+        raise ConfigError(
+            f"model_image.channels_out is {count}, but the set has {total} "
+            f"channel(s); expected 1 to {total}; lower model_image.channels_out"
+        )
+    width = abs(channel_width_hz)
+    groups = []
+    for index in range(count):
+        first, end = index * total // count, (index + 1) * total // count
+        low = ordered[first] - width / 2
+        high = ordered[end - 1] + width / 2
+        groups.append(ChannelGroup(index, first, end, (low + high) / 2, high - low))
+    return groups
+
+
+def model_image_name(name: Path, group: int, channels_out: int) -> Path:
+    """The model image -predict reads for a channel group: NAME[-000g]-model.fits."""
+    infix = f"-{group:04d}" if channels_out > 1 else ""
+    return name.with_name(f"{name.name}{infix}-model.fits")
 
 
 @dataclass(frozen=True)
@@ -126,7 +173,11 @@ def draw_model_command(
     options: DrawModelOptions,
     resources: Resources,
 ) -> list[str]:
-    """`wsclean -draw-model`: render a sky model to term images NAME-term-K.fits."""
+    """`wsclean -draw-model`: render a sky model at one frequency to NAME-term-0.fits.
+
+    One term image: the model's flux at centre_frequency_hz; draw one per
+    channel group to follow the sky model's spectra across the band.
+    """
     # WSClean 3.7's -draw-model hangs for ever with -j 1 (seen with 32 sources and
     # 1024 pixels); rendering is brief, so it gets two threads at least. Remove
     # once a WSClean release draws with one thread.
@@ -139,7 +190,6 @@ def draw_model_command(
         *options.geometry.arguments(),
         "-draw-centre", format_ra(centre.ra.deg), format_dec(centre.dec.deg),
         "-draw-frequencies", f"{centre_frequency_hz:.1f}", f"{bandwidth_hz:.1f}",
-        "-draw-spectral-terms", str(options.spectral_terms),
     ]  # fmt: skip
 
 
@@ -149,9 +199,10 @@ def predict_command(
     options: PredictOptions,
     resources: Resources,
 ) -> list[str]:
-    """`wsclean -predict`: NAME-model.fits into the set's MODEL_DATA column."""
+    """`wsclean -predict`: NAME[-000g]-model.fits into the set's MODEL_DATA column."""
     arguments = [WSCLEAN, *resources.arguments(), "-predict"]
     arguments += ["-name", check_argument_path(name), *options.geometry.arguments()]
+    arguments += ["-padding", f"{options.padding:g}"]
     if options.channels_out > 1:
         arguments += ["-channels-out", str(options.channels_out)]
     return [*arguments, check_argument_path(measurement_set)]

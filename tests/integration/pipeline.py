@@ -16,6 +16,10 @@ from typing import Any
 import docker
 import yaml
 
+from contimg.engine import connect
+from contimg.errors import WorkerImageError
+from contimg.image_lock import lock_image, lock_path
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 WORKER_FILTER = {"label": "org.contimg.worker=true"}
@@ -55,6 +59,27 @@ def write_workdir(
     (workdir / "measurement_sets.tsv").write_text("name\tpath\n" + rows)
 
 
+def lock_worker_image(workdir: Path, user: tuple[int, int] | None) -> None:
+    """Write the workdir's image lock from the engine when there is none."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    results = Path(config["roots"]["results"])
+    results = results if results.is_absolute() else workdir / results
+    path = lock_path(results)
+    if path.exists():
+        return
+    # The content id as the run's runtime holds it (Podman's copy keeps Docker's).
+    client = connect(60, config["worker"].get("runtime", "docker"))
+    try:
+        lock_image(client, path, config["worker"]["image"])
+    except WorkerImageError:
+        return  # a test of a missing image: the run's start says so
+    finally:
+        client.close()
+    if user is not None:
+        for item in (results, path):
+            os.chown(item, *user)
+
+
 def snakemake(
     workdir: Path,
     *arguments: str,
@@ -62,7 +87,14 @@ def snakemake(
     user: tuple[int, int] | None = None,
     timeout: float = 1500,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real snakemake on the repository's Snakefile in workdir."""
+    """Run the real snakemake on the repository's Snakefile in workdir.
+
+    Before a real run, the worker image is locked for the workdir's results
+    (as `contimg lock-image` does) unless a lock is there already; a dry run
+    is left to plan with whatever lock there is.
+    """
+    if "-n" not in arguments:
+        lock_worker_image(workdir, user)
     command = [
         SNAKEMAKE,
         "--snakefile", str(REPOSITORY / "Snakefile"),

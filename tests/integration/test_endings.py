@@ -42,7 +42,7 @@ VLA_CHANGES = {
         "spectral_index": 0.0,
         "reference_frequency_hz": 36308479452.0,
     },
-    "model_image": {"size": 256, "scale_arcsec": 0.4, "spectral_terms": 1},
+    "model_image": {"size": 256, "scale_arcsec": 0.4, "channels_out": 1},
     "clean": {"size": 256, "scale_arcsec": 0.4, "niter": 1000, "auto_threshold": 3.0},
 }
 TEST_USER = "contimg-test"
@@ -224,7 +224,7 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
     for record in (drawn, predicted, cleaned):
         assert record["image_id"] == image_id
         assert record["wsclean_version"] == "3.7"
-        assert record["arguments"][0] == "wsclean"
+        assert [command[0] for command in record["commands"]] == ["wsclean"]
     assert drawn["inputs"][0]["sha256"]  # the sky model, checksummed
     assert cleaned["options"]["niter"] == 1000
     assert str(image) in cleaned["outputs"]
@@ -233,7 +233,8 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
         ["bash", "-c", reproduction(cleaned)], capture_output=True, text=True
     )
     assert remade.returncode == 0, remade.stderr[-2000:]
-    name = cleaned["arguments"][cleaned["arguments"].index("-name") + 1]
+    (arguments,) = cleaned["commands"]
+    name = arguments[arguments.index("-name") + 1]
     again = fits.getdata(f"{name}-image.fits")
     original = fits.getdata(image)
     assert np.allclose(again, original, rtol=0, atol=1e-5 * np.abs(original).max())
@@ -257,3 +258,49 @@ def test_changing_niter_plans_a_rerun_of_clean_only(
     assert plan.returncode == 0, tail(plan)
     planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout, re.MULTILINE))
     assert planned == {"clean", "all"}, plan.stdout[-3000:]
+
+
+def test_a_rebuilt_image_is_refused_until_locked_then_reruns_every_wsclean_step(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    import io
+    import re
+    import secrets
+
+    from contimg.cli import main as contimg
+
+    tag = f"contimg/wsclean:rebuilt-{secrets.token_hex(3)}"
+    docker_client.images.get(worker_image).tag(tag)
+    try:
+        workdir = vla_workdir(tmp_path / "run", worker={"image": tag})
+        assert snakemake(workdir, "--cores", "2").returncode == 0
+        # Rebuild: the same tag now names different content.
+        rebuilt, _ = docker_client.images.build(
+            fileobj=io.BytesIO(
+                f"FROM {worker_image}\nLABEL org.contimg.test={tag}\n".encode()
+            ),
+            tag=tag,
+            rm=True,
+        )
+
+        # Until it is locked, a run that has work refuses the new content.
+        refused = snakemake(workdir, "--cores", "2", "--forcerun", "clean")
+        assert refused.returncode != 0
+        assert f"worker image {tag} is now {rebuilt.id}" in refused.stderr, tail(
+            refused
+        )
+        assert "contimg lock-image" in refused.stderr
+
+        locked = contimg(
+            ["lock-image", "--image", tag, "--results", str(workdir / "results")]
+        )
+        plan = snakemake(
+            workdir, "-n", env={"DOCKER_HOST": "unix:///nonexistent.sock"}
+        )
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+    assert locked == 0
+    assert plan.returncode == 0, tail(plan)
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout, re.MULTILINE))
+    assert planned == {"draw_model", "predict", "clean", "all"}, plan.stdout[-3000:]

@@ -90,7 +90,7 @@ def test_start_against_a_hung_engine_fails_after_the_engine_timeout(
 
     started = time.monotonic()
     with pytest.raises(WorkerError, match=message):
-        start_run_worker(settings, [["wsclean"]])
+        start_run_worker(settings, [["wsclean"]], Path("/nonexistent/image.lock"))
 
     assert time.monotonic() - started < 6
 

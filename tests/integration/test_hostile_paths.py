@@ -40,7 +40,7 @@ def test_spaces_quotes_unicode_and_a_leading_dash_survive_every_step(
 
     assert result.returncode == 0, tail(result)
     results = workdir / "results" / HOSTILE_NAME
-    assert (results / "model" / f"{HOSTILE_NAME}-term-0.fits").is_file()
+    assert (results / "model" / f"{HOSTILE_NAME}-model.fits").is_file()
     assert (results / "predict.json").is_file()
     for product in ("image", "residual", "model", "psf"):
         assert (results / "clean" / f"{HOSTILE_NAME}-{product}.fits").is_file()

@@ -160,6 +160,35 @@ def test_a_plain_users_worker_runs_as_that_user_and_writes_their_files(
 
 
 @pytest.mark.usefixtures("cleanup")
+def test_exec_measures_cpu_and_peak_memory_inside_the_worker(
+    engine: EngineClient,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+    tmp_path: Path,
+) -> None:
+    container, _ = ensure_worker(engine, identity, settings)
+    lines: list[str] = []
+    # Holds about 200 MB while it burns 1.2 s of CPU (perl is in the image); the
+    # Python client of the exec uses neither.
+    hog = (
+        "my $b = 'x' x (200 << 20); "
+        "while ((times)[0] < 1.2) { my $s = 0; $s += $_ for 1..10000 } print 'held';"
+    )
+
+    usage = run_in_worker(
+        engine, container, ["perl", "-e", hog], workdir=tmp_path,
+        on_line=lines.append,
+    )  # fmt: skip
+
+    assert usage is not None
+    print(usage)
+    assert 150 < usage.peak_rss_mb < 400
+    assert usage.cpu_user_s + usage.cpu_system_s > 1.0
+    assert usage.wall_s >= 1.0
+    assert lines == ["held"]  # the supervisor's own lines are taken out
+
+
+@pytest.mark.usefixtures("cleanup")
 def test_a_failing_command_reports_arguments_exit_code_and_last_lines(
     engine: EngineClient,
     identity: RunIdentity,

@@ -11,11 +11,15 @@ rule clean:
         record=f"{RESULTS}/{{ms}}/clean/{{ms}}.provenance.json",
     log:
         "logs/{ms}/clean.log",
+    benchmark:
+        "benchmarks/{ms}/clean.tsv"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],
     params:
         clean=config["clean"],
         image=config["worker"]["image"],
+        image_id=IMAGE_ID,
+        container_usage="benchmarks/{ms}/clean.container.json",
     wrapper:
         wrapper_path("clean")

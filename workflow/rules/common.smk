@@ -4,8 +4,10 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from contimg import config as settings
+from contimg.image_lock import lock_path, locked_id
 from contimg.run import enter_run
 from contimg.steps import CLEAN_PRODUCTS
+from contimg.wsclean import model_image_name
 
 validate(config, schema="../schemas/config.schema.yaml")
 settings.check_consistency(config)
@@ -18,7 +20,11 @@ RESULTS = config["roots"]["results"]
 MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
-TERM_COUNT = config["model_image"]["spectral_terms"]
+MODEL_CHANNELS = config["model_image"]["channels_out"]
+# The content id of the worker image, from the lock file (never the engine):
+# a rebuilt or re-pulled image reruns every WSClean step once it is locked.
+IMAGE_LOCK = lock_path(settings.absolute(RESULTS, WORKDIR))
+IMAGE_ID = locked_id(IMAGE_LOCK, config["worker"]["image"])
 
 
 wildcard_constraints:
@@ -31,12 +37,26 @@ def get_measurement_set(wildcards):
 
 
 def get_final_outputs():
-    """The cleaned images of every Measurement Set in the config's table."""
-    return expand(
+    """The cleaned images of every Measurement Set in the config's table, and
+    the check of their MODEL_DATA when verify.enabled is set."""
+    outputs = expand(
         f"{RESULTS}/{{ms}}/clean/{{ms}}-{{product}}.fits",
         ms=MEASUREMENT_SETS,
         product=CLEAN_PRODUCTS,
     )
+    if config["verify"]["enabled"]:
+        outputs += expand(
+            f"{RESULTS}/{{ms}}/verify/{{ms}}-model-check.json", ms=MEASUREMENT_SETS
+        )
+    return outputs
+
+
+def model_images(prefix):
+    """The model images draw_model writes for a prefix, one per channel group."""
+    return [
+        str(model_image_name(Path(prefix), group, MODEL_CHANNELS))
+        for group in range(MODEL_CHANNELS)
+    ]
 
 
 def wrapper_path(name):

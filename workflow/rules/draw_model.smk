@@ -3,18 +3,19 @@ rule draw_model:
         sky_model=rules.sky_model.output.sky_model,
         measurement_set=get_measurement_set,
     output:
-        term_images=[
-            f"{RESULTS}/{{ms}}/model/{{ms}}-term-{term}.fits"
-            for term in range(TERM_COUNT)
-        ],
+        model_images=model_images(f"{RESULTS}/{{ms}}/model/{{ms}}"),
         record=f"{RESULTS}/{{ms}}/model/{{ms}}.provenance.json",
     log:
         "logs/{ms}/draw_model.log",
+    benchmark:
+        "benchmarks/{ms}/draw_model.tsv"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],
     params:
         model_image=config["model_image"],
         image=config["worker"]["image"],
+        image_id=IMAGE_ID,
+        container_usage="benchmarks/{ms}/draw_model.container.json",
     wrapper:
         wrapper_path("draw_model")

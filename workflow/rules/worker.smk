@@ -17,7 +17,7 @@ onstart:
         {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()},
         WORKER.roots,
     )
-    start_run_worker(WORKER, planned_commands(config, WORKDIR))
+    start_run_worker(WORKER, planned_commands(config, WORKDIR), IMAGE_LOCK)
 
 
 onsuccess:

@@ -1,4 +1,4 @@
-"""Render the sky model to term images: `wsclean -draw-model` in the run's worker."""
+"""Render the sky model to model images, one per channel group, in the worker."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ run_step(
     lambda: draw_model(
         sky_model=Path(snakemake.input.sky_model),
         measurement_set_path=Path(snakemake.input.measurement_set),
-        term_images=[Path(path) for path in snakemake.output.term_images],
+        model_images=[Path(path) for path in snakemake.output.model_images],
         record=Path(snakemake.output.record),
         options=draw_model_options(snakemake.params.model_image),
         context=step_context(snakemake, "draw_model"),

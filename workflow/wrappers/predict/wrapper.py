@@ -9,7 +9,7 @@ from contimg.steps import predict
 run_step(
     lambda: predict(
         measurement_set_path=Path(snakemake.input.measurement_set),
-        term_image=Path(snakemake.input.term_image),
+        model_images=[Path(path) for path in snakemake.input.model_images],
         record=Path(snakemake.output.record),
         options=predict_options(snakemake.params.model_image),
         context=step_context(snakemake, "predict"),
