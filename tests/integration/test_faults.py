@@ -21,7 +21,13 @@ import pytest
 from docker.models.containers import Container
 
 from contimg.engine import EngineClient
-from tests.integration.pipeline import REPOSITORY, SNAKEMAKE, snakemake, tail
+from tests.integration.pipeline import (
+    REPOSITORY,
+    SNAKEMAKE,
+    lock_worker_image,
+    snakemake,
+    tail,
+)
 from tests.integration.test_endings import vla_workdir
 
 pytestmark = pytest.mark.integration
@@ -40,6 +46,7 @@ CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
 
 def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
     """Start snakemake in its own session, as a terminal would run it."""
+    lock_worker_image(workdir, None)  # as snakemake() does: the start checks it
     environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
     return subprocess.Popen(
         [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
