@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/worker.smk"
 include: "workflow/rules/example.smk"
@@ -17,6 +20,7 @@ include: "workflow/rules/draw_model.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

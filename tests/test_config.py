@@ -49,6 +49,18 @@ def test_defaults_fill_keys_left_out() -> None:
     assert config["clean"]["mgain"] == 0.8
 
 
+def test_the_report_section_defaults_to_ten_sources_and_refuses_zero() -> None:
+    config = example_config()
+    del config["report"]
+
+    validate(config, SCHEMA)
+
+    assert config["report"]["brightest_sources"] == 10
+    config["report"]["brightest_sources"] = 0
+    with pytest.raises(WorkflowError, match="brightest_sources"):
+        validate(config, SCHEMA)
+
+
 def test_an_odd_image_size_is_refused() -> None:
     config = example_config()
     config["clean"]["size"] = 1023

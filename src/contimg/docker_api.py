@@ -46,6 +46,11 @@ class DockerApiRuntime:
         self._workers[identity.worker_name] = container
         return started
 
+    def fit_worker(self, identity: RunIdentity) -> None:
+        from contimg.slurm import fit_worker
+
+        fit_worker(self.worker(identity), self.settings)
+
     def require_options(self, identity: RunIdentity, arguments: Iterable[str]) -> None:
         require_options(
             self.client, self.worker(identity), self.settings.image, arguments

@@ -24,6 +24,10 @@ class SkyModelError(ContimgError):
     """A catalogue or a sky model cannot be used as it is."""
 
 
+class ImageError(ContimgError):
+    """A FITS image cannot be read as one celestial plane."""
+
+
 class PathOutsideRootsError(ContimgError):
     """A path handed to the worker does not lie under a mounted data root."""
 

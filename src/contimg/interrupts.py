@@ -59,11 +59,19 @@ def terminate_descendants(pid: int) -> int:
     return count
 
 
-def stop_jobs_on_sigterm() -> None:
-    """Make SIGTERM stop this process's jobs, then do what it did before."""
+def stop_jobs_on_sigterm(cancel_cluster_jobs: bool = False) -> None:
+    """Make SIGTERM stop this process's jobs, then do what it did before.
+
+    With cancel_cluster_jobs (the jobs run on a cluster, not as child
+    processes), SIGTERM is taken as Ctrl-C: Snakemake then cancels the run's
+    cluster jobs (for SLURM: scancel) instead of waiting for them to finish.
+    """
     previous = signal.getsignal(signal.SIGTERM)
 
     def handler(number: int, frame: FrameType | None) -> None:
+        if cancel_cluster_jobs:
+            logger.warning("SIGTERM: cancelling the run's cluster jobs")
+            raise KeyboardInterrupt
         count = terminate_descendants(os.getpid())
         logger.warning("SIGTERM: stopping the run's %d job process(es)", count)
         if callable(previous):

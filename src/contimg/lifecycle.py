@@ -17,6 +17,7 @@ from astropy.coordinates import SkyCoord
 
 from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
+from contimg.engine import connect
 from contimg.errors import ContimgError
 from contimg.image_lock import check_lock
 from contimg.paths import require_under_roots
@@ -104,6 +105,49 @@ def stop_run_worker(settings: WorkerSettings) -> bool:
         identity.worker_name,
     )
     return False
+
+
+def announce_cluster_run(settings: WorkerSettings) -> None:
+    """At the start of a run whose jobs run elsewhere: no worker on this host.
+
+    Each job starts (or attaches to) the run's worker on its own node; this
+    host may have no container engine at all, so nothing here touches one.
+    """
+    logger.info(
+        "run %s submits its jobs to a cluster: each node starts the run's worker "
+        "when its first job needs it; workers on nodes end after %g s without a "
+        "command (worker.idle_timeout_s)",
+        run_id_from_environment(),
+        settings.idle_timeout_s,
+    )
+
+
+def end_cluster_run(settings: WorkerSettings) -> bool:
+    """At the end of a cluster run: remove the run's worker from this host's
+    engine, if there is an engine here; workers on other nodes idle out.
+
+    Returns whether a worker on this host is known to be gone (True when there
+    is no engine here, as then there is none).
+    """
+    try:
+        connect(
+            min(settings.engine_timeout_s, 10.0), settings.runtime, settings.socket
+        ).close()
+    except ContimgError as error:
+        logger.info(
+            "no container engine answers on this host (%s); the run's workers on "
+            "compute nodes end after %g s without a command",
+            error,
+            settings.idle_timeout_s,
+        )
+        return True
+    gone = stop_run_worker(settings)
+    logger.info(
+        "run %s is over; its workers on other nodes end after %g s without a command",
+        run_id_from_environment(),
+        settings.idle_timeout_s,
+    )
+    return gone
 
 
 def planned_commands(config: Config, workdir: Path) -> list[list[str]]:

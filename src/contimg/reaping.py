@@ -10,6 +10,7 @@ this host, are ever looked at.
 from __future__ import annotations
 
 import logging
+import socket
 
 import docker
 from docker.models.containers import Container
@@ -42,9 +43,14 @@ def owned_workers(
 def owner_is_alive(container: Container) -> bool:
     """Whether the process that owns the worker's run still runs.
 
-    The process id alone could have been reused; its start time tells.
+    The process id alone could have been reused; its start time tells. An
+    owner on another host (a run that submitted jobs to a cluster) cannot be
+    looked at from here: nothing proves it dead, and the worker idles out.
     """
     labels = container.labels
+    owner_host = labels.get(f"{LABEL_PREFIX}.owner-host")
+    if owner_host is not None and owner_host != socket.gethostname():
+        return True
     try:
         pid = int(labels.get(f"{LABEL_PREFIX}.owner-pid", ""))
     except ValueError:

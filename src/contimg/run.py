@@ -1,8 +1,12 @@
 """A run: one invocation of the pipeline, and the identity its jobs share.
 
 The Snakefile gives each run an identifier when it is read and puts it into
-the environment, so every job of the run (they are child processes of the
-Snakemake process) finds the same worker.
+the environment, so every job of the run finds the same worker: local jobs are
+child processes of the Snakemake process, and SLURM jobs get the submitting
+process's environment (the executor submits with `sbatch --export=ALL`). With
+the identifier travel the owner's process id, start time and host, so a worker
+started by a job on a compute node names the run's Snakemake process on the
+submitting host as its owner.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from contimg.errors import WorkerError
 
 RUN_ID_VARIABLE = "CONTIMG_RUN_ID"
 RUN_PID_VARIABLE = "CONTIMG_RUN_PID"
+RUN_START_VARIABLE = "CONTIMG_RUN_START"
+RUN_HOST_VARIABLE = "CONTIMG_RUN_HOST"
 
 
 def new_run_id() -> str:
@@ -28,9 +34,17 @@ def new_run_id() -> str:
 
 def enter_run() -> str:
     """Give this process (and its children) a run identity, keeping an inherited one."""
-    run_id = os.environ.setdefault(RUN_ID_VARIABLE, new_run_id())
-    os.environ.setdefault(RUN_PID_VARIABLE, str(os.getpid()))
-    return run_id
+    owner_variables = (RUN_PID_VARIABLE, RUN_START_VARIABLE, RUN_HOST_VARIABLE)
+    if not os.environ.get(RUN_ID_VARIABLE):
+        os.environ[RUN_ID_VARIABLE] = new_run_id()
+        for name in owner_variables:  # a new run is owned by this process
+            os.environ.pop(name, None)
+    # A job of a run keeps the owner that travelled with the identifier.
+    if RUN_PID_VARIABLE not in os.environ:
+        os.environ[RUN_PID_VARIABLE] = str(os.getpid())
+        os.environ[RUN_START_VARIABLE] = process_start(os.getpid()) or "unknown"
+        os.environ[RUN_HOST_VARIABLE] = socket.gethostname()
+    return os.environ[RUN_ID_VARIABLE]
 
 
 def run_id_from_environment() -> str:
@@ -57,21 +71,29 @@ class RunIdentity:
     """The process that owns the run: the Snakemake process that started it."""
     owner_start: str
     """When the owner process started (kernel clock ticks), to detect pid reuse."""
+    owner_host: str
+    """Where the owner process runs: another host for a job on a compute node."""
     workdir: Path
     """The directory the run works in (Snakemake's working directory)."""
 
     @classmethod
     def current(cls, run_id: str) -> RunIdentity:
         """The identity of the given run as seen by this process."""
+        host = socket.gethostname()
         owner_pid = int(os.environ.get(RUN_PID_VARIABLE, os.getpid()))
+        owner_host = os.environ.get(RUN_HOST_VARIABLE, host)
+        owner_start = os.environ.get(RUN_START_VARIABLE)
+        if owner_start is None and owner_host == host:
+            owner_start = process_start(owner_pid)
         return cls(
             run_id=run_id,
-            host=socket.gethostname(),
+            host=host,
             uid=os.getuid(),
             gid=os.getgid(),
             user=getpass.getuser(),
             owner_pid=owner_pid,
-            owner_start=process_start(owner_pid) or "unknown",
+            owner_start=owner_start or "unknown",
+            owner_host=owner_host,
             workdir=Path.cwd(),
         )
 

@@ -42,6 +42,10 @@ class WorkerRuntime(Protocol):
         """
         ...
 
+    def fit_worker(self, identity: RunIdentity) -> None:
+        """Give the running worker the settings' limits (a SLURM job's grant)."""
+        ...
+
     def require_options(self, identity: RunIdentity, arguments: Iterable[str]) -> None:
         """Refuse (WorkerImageError) a WSClean that lacks an option in `arguments`."""
         ...

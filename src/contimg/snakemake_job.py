@@ -6,6 +6,7 @@ Kept here so that each wrapper stays a few lines of unpacking and one call.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 from snakemake_wrapper_utils.snakemake import get_mem
 
 from contimg import config as settings
-from contimg import logs
+from contimg import logs, slurm
 from contimg.errors import ContimgError
 from contimg.steps import StepContext
 
@@ -29,8 +30,21 @@ def step_context(job: Any, step: str) -> StepContext:
     # Resources is a named list: `in` alone would search its values, not its names.
     has_memory = "mem_mb" in job.resources.keys()  # noqa: SIM118
     memory_mb = get_mem(job, "MiB") if has_memory else None
+    grant = slurm.granted(os.environ)
+    worker = slurm.within_grant(settings.worker_settings(job.config, workdir), grant)
+    if grant is not None:
+        logger.info(
+            "SLURM job %s; the run's jobs on this node (%s) hold %s CPUs and %s MB; "
+            "the worker's limits: %s CPUs, %s MB",
+            os.environ["SLURM_JOB_ID"],
+            ", ".join(grant.job_ids),
+            grant.cpus,
+            grant.memory_mb,
+            worker.cpus,
+            worker.memory_mb,
+        )
     return StepContext(
-        worker=settings.worker_settings(job.config, workdir),
+        worker=worker,
         scratch=settings.scratch_root(job.config, workdir),
         threads=int(job.threads),
         memory_mb=memory_mb,
@@ -39,6 +53,7 @@ def step_context(job: Any, step: str) -> StepContext:
         usage_file=Path(job.params.container_usage)
         if "container_usage" in job.params.keys()  # noqa: SIM118
         else None,
+        grant=grant,
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from contimg import measurement_set, provenance, skymodel
+from contimg import measurement_set, provenance, skymodel, slurm
 from contimg.errors import ContimgError
 from contimg.execution import Usage
 from contimg.paths import (
@@ -72,6 +72,8 @@ class StepContext:
     usage_file: Path | None = None
     """Where to write what each command used inside the worker (CPU, memory),
     beside the rule's benchmark file, which sees only the exec client."""
+    grant: slurm.Grant | None = None
+    """In a SLURM job: what the run holds on this node (the worker's limits)."""
 
 
 def run_wsclean(
@@ -81,6 +83,8 @@ def run_wsclean(
     runtime = open_runtime(context.worker)
     identity = RunIdentity.current(run_id_from_environment())
     started_here = runtime.ensure_worker(identity)
+    if context.grant is not None and not started_here:
+        runtime.fit_worker(identity)
 
     resources = Resources(
         threads=context.threads,

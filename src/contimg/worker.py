@@ -50,6 +50,8 @@ class WorkerSettings:
     """The engine's API socket; None: the runtime's usual one."""
     memory_mb: int | None = None
     """Memory limit of the worker container; None sets none."""
+    cpus: float | None = None
+    """CPU limit of the worker container (in a SLURM job: the CPUs granted)."""
     pids_limit: int = 4096
     """Most processes and threads the worker may hold at once."""
     engine_timeout_s: float = 60.0
@@ -90,6 +92,7 @@ def worker_labels(identity: RunIdentity, settings: WorkerSettings) -> dict[str, 
         f"{LABEL_PREFIX}.owner-name": identity.user,
         f"{LABEL_PREFIX}.owner-pid": str(identity.owner_pid),
         f"{LABEL_PREFIX}.owner-start": identity.owner_start,
+        f"{LABEL_PREFIX}.owner-host": identity.owner_host,
         f"{LABEL_PREFIX}.image": settings.image,
         f"{LABEL_PREFIX}.workdir": str(identity.workdir),
     }
@@ -130,6 +133,8 @@ def container_arguments(
     if settings.memory_mb is not None:
         arguments["mem_limit"] = f"{settings.memory_mb}m"
         arguments["memswap_limit"] = f"{settings.memory_mb}m"
+    if settings.cpus is not None:
+        arguments["nano_cpus"] = int(settings.cpus * 1e9)
     return arguments
 
 

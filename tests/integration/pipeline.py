@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,6 +25,11 @@ from contimg.image_lock import lock_image, lock_path
 REPOSITORY = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 WORKER_FILTER = {"label": "org.contimg.worker=true"}
+EXAMPLE_SETS = {
+    "cosmos": "resources/example/dsa110_cosmos.ms",
+    "cosmos_copy": "resources/copies/dsa110_cosmos_copy.ms",
+}
+"""The example run's Measurement Sets: the bundled example and a copy of it."""
 
 
 def base_config() -> dict[str, Any]:
@@ -174,3 +181,52 @@ def tail(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:
 def run_command(arguments: Sequence[str]) -> str:
     """Run a command and return its standard output."""
     return subprocess.run(arguments, capture_output=True, text=True, check=True).stdout
+
+
+@dataclass
+class ExampleRun:
+    """The example pipeline run once for the tests that look at its products."""
+
+    workdir: Path
+    result: subprocess.CompletedProcess[str]
+    watch: WorkerWatch
+    data_before: dict[str, str]
+    client: Any
+    """The engine of the runtime the run used (an EngineClient)."""
+
+
+def data_column_digest(measurement_set: Path) -> str:
+    """A checksum of the DATA column, to prove the pipeline never changes it."""
+    from casacore.tables import table
+
+    with table(str(measurement_set), ack=False) as main:
+        return hashlib.sha256(main.getcol("DATA").tobytes()).hexdigest()
+
+
+def run_example(client: docker.DockerClient, workdir: Path) -> ExampleRun:
+    """The example made by the workflow, copied under a second name, then both
+    run through the whole pipeline (rule all) with --cores 2."""
+    config = merged(
+        base_config(),
+        {
+            "worker": {"runtime": getattr(client, "runtime", "docker")},
+            "roots": {"inputs": ["resources"]},
+            "wsclean": {"threads": 1},
+            "clean": {"data_column": "MODEL_DATA"},
+        },
+    )
+    write_workdir(workdir, config, EXAMPLE_SETS)
+
+    made = snakemake(workdir, "--cores", "2", EXAMPLE_SETS["cosmos"])
+    assert made.returncode == 0, tail(made)
+    shutil.copytree(
+        workdir / EXAMPLE_SETS["cosmos"], workdir / EXAMPLE_SETS["cosmos_copy"]
+    )
+    before = {
+        name: data_column_digest(workdir / path)
+        for name, path in EXAMPLE_SETS.items()
+    }
+
+    with WorkerWatch(client, workdir) as watch:
+        result = snakemake(workdir, "--cores", "2")
+    return ExampleRun(workdir, result, watch, before, client)

@@ -1,18 +1,15 @@
 """The example pipeline, run for real: two Measurement Sets, --cores 2, one worker.
 
-One run per container runtime (docker, podman) serves every test here: the
+One run per container runtime serves every test here (for docker the session's
+`example_run`, see conftest.py; for podman one of this module's own): the
 bundled DSA-110 example (made by the workflow itself) and a copy of it under a
 second name, so that jobs of the two sets run side by side in the one worker.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -25,69 +22,32 @@ from contimg.engine import EngineClient
 from contimg.skymodel import brightest, read_sky_model
 from tests.conftest import IMAGE, RUNTIMES, require_image
 from tests.integration.pipeline import (
-    WorkerWatch,
-    base_config,
-    merged,
+    EXAMPLE_SETS,
+    ExampleRun,
+    data_column_digest,
+    run_example,
     snakemake,
     tail,
     workers,
-    write_workdir,
 )
 
 pytestmark = pytest.mark.integration
 
-SETS = {
-    "cosmos": "resources/example/dsa110_cosmos.ms",
-    "cosmos_copy": "resources/copies/dsa110_cosmos_copy.ms",
-}
-
-
-@dataclass
-class ExampleRun:
-    client: EngineClient
-    """The engine of the runtime that the run used."""
-    workdir: Path
-    result: subprocess.CompletedProcess[str]
-    watch: WorkerWatch
-    data_before: dict[str, str]
-
-
-def data_column_digest(measurement_set: Path) -> str:
-    """A checksum of the DATA column, to prove the pipeline never changes it."""
-    from casacore.tables import table
-
-    with table(str(measurement_set), ack=False) as main:
-        return hashlib.sha256(main.getcol("DATA").tobytes()).hexdigest()
+SETS = EXAMPLE_SETS
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def example_run(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    example_run: ExampleRun,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> ExampleRun:
-    client: EngineClient = request.getfixturevalue(f"{request.param}_client")
+    """The session's example run (Docker), then the same run through Podman."""
+    if request.param == "docker":
+        return example_run
+    client: EngineClient = request.getfixturevalue("podman_client")
     require_image(client)
-    workdir = tmp_path_factory.mktemp(f"example-{client.runtime}")
-    config = merged(
-        base_config(),
-        {
-            "worker": {"runtime": client.runtime},
-            "roots": {"inputs": ["resources"]},
-            "wsclean": {"threads": 1},
-            "clean": {"data_column": "MODEL_DATA"},
-        },
-    )
-    write_workdir(workdir, config, SETS)
-
-    made = snakemake(workdir, "--cores", "2", SETS["cosmos"])
-    assert made.returncode == 0, tail(made)
-    copy = workdir / SETS["cosmos_copy"]
-    shutil.copytree(workdir / SETS["cosmos"], copy)
-    before = {name: data_column_digest(workdir / path) for name, path in SETS.items()}
-
-    with WorkerWatch(client, workdir) as watch:
-        result = snakemake(workdir, "--cores", "2")
-    return ExampleRun(client, workdir, result, watch, before)
-
+    return run_example(client, tmp_path_factory.mktemp("example-podman"))
 
 def test_the_run_succeeds_and_removes_its_worker(example_run: ExampleRun) -> None:
     assert example_run.result.returncode == 0, tail(example_run.result)
@@ -128,8 +88,12 @@ def test_every_product_is_in_place(example_run: ExampleRun) -> None:
         results = example_run.workdir / "results" / name
         for product in ("image", "residual", "model", "psf"):
             assert (results / "clean" / f"{name}-{product}.fits").is_file()
+            assert (results / "quicklook" / "clean" / f"{name}-{product}.png").is_file()
         for group in range(8):
-            assert (results / "model" / f"{name}-{group:04d}-model.fits").is_file()
+            model_image = f"{name}-{group:04d}-model"
+            assert (results / "model" / f"{model_image}.fits").is_file()
+            assert (results / "quicklook" / "model" / f"{model_image}.png").is_file()
+        assert (results / "source_fluxes.html").is_file()
         assert (results / "predict.json").is_file()
     assert not list((example_run.workdir / "scratch" / "staging").iterdir())
 
@@ -255,8 +219,6 @@ def test_in_container_usage_lies_beside_each_benchmark_file(
 def test_the_provenance_names_the_runtime_and_the_image_it_ran(
     example_run: ExampleRun,
 ) -> None:
-    import json
-
     from contimg.provenance import reproduction
 
     results = example_run.workdir / "results" / "cosmos"

@@ -13,6 +13,9 @@ rule clean:
         "logs/{ms}/clean.log",
     benchmark:
         "benchmarks/{ms}/clean.tsv"
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

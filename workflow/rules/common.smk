@@ -37,13 +37,27 @@ def get_measurement_set(wildcards):
 
 
 def get_final_outputs():
-    """The cleaned images of every Measurement Set in the config's table, and
+    """Every Measurement Set's cleaned images, quick-looks and source fluxes, and
     the check of their MODEL_DATA when verify.enabled is set."""
-    outputs = expand(
-        f"{RESULTS}/{{ms}}/clean/{{ms}}-{{product}}.fits",
-        ms=MEASUREMENT_SETS,
-        product=CLEAN_PRODUCTS,
-    )
+    outputs = [
+        *expand(
+            f"{RESULTS}/{{ms}}/clean/{{ms}}-{{product}}.fits",
+            ms=MEASUREMENT_SETS,
+            product=CLEAN_PRODUCTS,
+        ),
+        *expand(
+            f"{RESULTS}/{{ms}}/quicklook/clean/{{ms}}-{{product}}.png",
+            ms=MEASUREMENT_SETS,
+            product=CLEAN_PRODUCTS,
+        ),
+        *expand(
+            f"{RESULTS}/{{ms}}/source_fluxes.{{kind}}",
+            ms=MEASUREMENT_SETS,
+            kind=("csv", "html"),
+        ),
+    ]
+    for name in MEASUREMENT_SETS:
+        outputs += model_quicklooks(f"{RESULTS}/{name}/quicklook/model/{name}")
     if config["verify"]["enabled"]:
         outputs += expand(
             f"{RESULTS}/{{ms}}/verify/{{ms}}-model-check.json", ms=MEASUREMENT_SETS
@@ -57,6 +71,11 @@ def model_images(prefix):
         str(model_image_name(Path(prefix), group, MODEL_CHANNELS))
         for group in range(MODEL_CHANNELS)
     ]
+
+
+def model_quicklooks(prefix):
+    """The quick-look PNGs of the model images, one per channel group."""
+    return [str(Path(image).with_suffix(".png")) for image in model_images(prefix)]
 
 
 def wrapper_path(name):

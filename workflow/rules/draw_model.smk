@@ -9,6 +9,9 @@ rule draw_model:
         "logs/{ms}/draw_model.log",
     benchmark:
         "benchmarks/{ms}/draw_model.tsv"
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

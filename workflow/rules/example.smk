@@ -1,3 +1,8 @@
+# Written where the run is started, not as a cluster job: it is the example's data.
+localrules:
+    example_measurement_set,
+
+
 rule example_measurement_set:
     input:
         stations=config["example"]["stations"],

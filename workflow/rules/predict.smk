@@ -8,6 +8,9 @@ rule predict:
         "logs/{ms}/predict.log",
     benchmark:
         "benchmarks/{ms}/predict.tsv"
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     threads: config["wsclean"]["threads"]
     resources:
         mem_mb=config["wsclean"]["mem_mb"],

@@ -6,6 +6,9 @@ rule sky_model:
         sky_model=f"{RESULTS}/{{ms}}/sky_model.txt",
     log:
         "logs/{ms}/sky_model.log",
+    # One SLURM job per Measurement Set: its steps share one worker on one node.
+    group:
+        "measurement_set"
     params:
         selection=config["sky_model"],
     script:

@@ -9,6 +9,8 @@ rule verify_model:
         plot=f"{RESULTS}/{{ms}}/verify/{{ms}}-model-check.png",
     log:
         "logs/{ms}/verify_model.log",
+    group:
+        "measurement_set"
     params:
         model_image=config["model_image"],
         verify=config["verify"],

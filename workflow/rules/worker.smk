@@ -1,7 +1,9 @@
 from contimg import logs
 from contimg.interrupts import stop_jobs_on_sigterm
 from contimg.lifecycle import (
+    announce_cluster_run,
     check_measurement_sets,
+    end_cluster_run,
     planned_commands,
     start_run_worker,
     stop_run_worker,
@@ -10,21 +12,31 @@ from contimg.lifecycle import (
 
 onstart:
     logs.configure()
-    stop_jobs_on_sigterm()
+    stop_jobs_on_sigterm(cancel_cluster_jobs=not workflow.local_exec)
     settings.prepare_roots(config, WORKDIR)
     check_measurement_sets(
         config,
         {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()},
         WORKER.roots,
     )
-    start_run_worker(WORKER, planned_commands(config, WORKDIR), IMAGE_LOCK)
+    # Under a cluster executor the jobs start workers on their nodes.
+    if workflow.local_exec:
+        start_run_worker(WORKER, planned_commands(config, WORKDIR), IMAGE_LOCK)
+    else:
+        announce_cluster_run(WORKER)
 
 
 onsuccess:
     logs.configure()
-    stop_run_worker(WORKER)
+    if workflow.local_exec:
+        stop_run_worker(WORKER)
+    else:
+        end_cluster_run(WORKER)
 
 
 onerror:
     logs.configure()
-    stop_run_worker(WORKER)
+    if workflow.local_exec:
+        stop_run_worker(WORKER)
+    else:
+        end_cluster_run(WORKER)
