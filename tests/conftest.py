@@ -1,6 +1,6 @@
-"""Shared fixtures: the real Docker engine, the worker image, and pipeline runs.
+"""Shared fixtures: the real container engines, the worker image, and pipeline runs.
 
-Under CI=true a test that needs the engine or the image fails when it is
+Under CI=true a test that needs an engine or the image fails when it is
 missing; elsewhere it is skipped with the command that provides it.
 """
 
@@ -13,8 +13,13 @@ import docker
 import docker.errors
 import pytest
 
+from contimg.engine import ENGINES, EngineClient, connect
+from contimg.errors import WorkerError
+
 IMAGE = os.environ.get("CONTIMG_IMAGE", "contimg/wsclean:3.7")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+RUNTIMES = ENGINES
+"""The container runtimes that tests marked for both run against: docker, podman."""
 
 
 def unavailable(reason: str) -> None:
@@ -24,23 +29,52 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    """A client of the real Docker engine."""
+def engine_client(runtime: str) -> EngineClient:
+    """A client of the runtime's real engine, as contimg connects to it."""
     try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except docker.errors.DockerException as error:
-        unavailable(f"no Docker engine answers ({error}); run scripts/setup")
+        return connect(60, runtime)
+    except WorkerError as error:
+        unavailable(f"{error}; run scripts/setup")
+        raise
+
+
+def require_image(client: EngineClient) -> str:
+    """The worker image, which must be present in the client's engine."""
+    try:
+        client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(
+            f"worker image {IMAGE} is missing from the {client.runtime} engine; run "
+            "scripts/setup (scripts/build-worker-image builds it for Docker)"
+        )
+    return IMAGE
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[EngineClient]:
+    """A client of the real Docker engine."""
+    client = engine_client("docker")
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
+def podman_client() -> Iterator[EngineClient]:
+    """A client of the real Podman API service."""
+    client = engine_client("podman")
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=RUNTIMES)
+def engine(request: pytest.FixtureRequest) -> EngineClient:
+    """Each real engine in turn (docker, podman), with the worker image in it."""
+    client: EngineClient = request.getfixturevalue(f"{request.param}_client")
+    require_image(client)
+    return client
+
+
+@pytest.fixture(scope="session")
 def worker_image(docker_client: docker.DockerClient) -> str:
-    """The real WSClean worker image, present in the engine."""
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        unavailable(f"worker image {IMAGE} is missing; run scripts/build-worker-image")
-    return IMAGE
+    """The real WSClean worker image, present in the Docker engine."""
+    return require_image(docker_client)

@@ -117,3 +117,23 @@ def test_the_same_set_under_two_names_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="twice"):
         settings.read_measurement_sets(table, tmp_path)
+
+
+def test_the_runtime_is_docker_unless_the_config_chooses_podman() -> None:
+    config = example_config()
+    del config["worker"]["runtime"], config["worker"]["socket"]
+    validate(config, SCHEMA)
+    assert settings.worker_settings(config, REPOSITORY).runtime == "docker"
+
+    config["worker"].update(runtime="podman", socket="/run/user/1000/podman.sock")
+    validate(config, SCHEMA)
+    chosen = settings.worker_settings(config, REPOSITORY)
+    assert (chosen.runtime, chosen.socket) == ("podman", "/run/user/1000/podman.sock")
+
+
+def test_an_unknown_runtime_is_refused_by_name() -> None:
+    config = example_config()
+    config["worker"]["runtime"] = "apptainer"
+
+    with pytest.raises(WorkflowError, match="apptainer"):
+        validate(config, SCHEMA)

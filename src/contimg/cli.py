@@ -5,6 +5,7 @@ contimg remove RUN         remove one run's worker (yours only)
 contimg reap               remove your workers whose runs are dead
 contimg reproduce PRODUCT  print the commands that made a product
 contimg lock-image         record the worker image's content for the results
+contimg --runtime podman workers    the same for Podman's workers (and so on)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 from docker.models.containers import Container
 
 from contimg import logs
+from contimg.engine import DOCKER, ENGINES, EngineClient, connect
 from contimg.errors import ContimgError
 from contimg.image_lock import lock_image, lock_path
 from contimg.provenance import find_record, reproduction
@@ -33,7 +35,6 @@ from contimg.worker import (
     LABEL_PREFIX,
     RUN_LABEL,
     WorkerSettings,
-    connect,
     list_workers,
     remove_container,
 )
@@ -62,12 +63,12 @@ def idle_time(container: Container) -> str:
     return f"{text}s" if result.exit_code == 0 and text.isdigit() else "?"
 
 
-def print_workers(timeout_s: float) -> int:
+def print_workers(client: EngineClient) -> int:
     """Print one line per worker."""
     rows: list[tuple[str, ...]] = [
         ("RUN", "OWNER", "HOST", "AGE", "IDLE", "STATE", "NAME")
     ]
-    for container in list_workers(connect(timeout_s)):
+    for container in list_workers(client):
         labels = container.labels
         rows.append(
             (
@@ -91,10 +92,10 @@ def print_workers(timeout_s: float) -> int:
     return 0
 
 
-def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
+def remove_run(run_id: str, client: EngineClient, stop_timeout_s: float) -> int:
     """Remove the worker of one run, when it belongs to the invoking user."""
     matching = list_workers(
-        connect(timeout_s),
+        client,
         {RUN_LABEL: run_id, f"{LABEL_PREFIX}.owner": str(os.getuid())},
     )
     if not matching:
@@ -108,9 +109,8 @@ def remove_run(run_id: str, timeout_s: float, stop_timeout_s: float) -> int:
     return 0
 
 
-def reap(timeout_s: float, stop_timeout_s: float) -> int:
+def reap(client: EngineClient, stop_timeout_s: float) -> int:
     """Remove the invoking user's workers on this host whose runs are dead."""
-    client = connect(timeout_s)
     identity = RunIdentity.current(run_id="")
     settings = WorkerSettings(image="", roots=(), stop_timeout_s=stop_timeout_s)
     reaped = reap_dead_workers(client, identity, settings)
@@ -124,7 +124,7 @@ def reproduce(product: Path) -> int:
     return 0
 
 
-def lock(image: str | None, results: Path | None, timeout_s: float) -> int:
+def lock(image: str | None, results: Path | None, client: EngineClient) -> int:
     """Record the content the engine holds under the worker image's name."""
     defaults: dict[str, Any] = {}
     config_file = Path("config/config.yaml")
@@ -138,7 +138,7 @@ def lock(image: str | None, results: Path | None, timeout_s: float) -> int:
             "config/config.yaml sets worker.image"
         )
     path = lock_path(results)
-    image_id = lock_image(connect(timeout_s), path, image)
+    image_id = lock_image(client, path, image)
     logger.info("locked %s as %s in %s", image, image_id, path)
     return 0
 
@@ -153,6 +153,17 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=60.0,
         help="seconds to wait for each call to the engine (default 60)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=ENGINES,
+        default=DOCKER,
+        help="the container runtime whose workers to handle (default docker)",
+    )
+    parser.add_argument(
+        "--socket",
+        help="the engine's API socket (default: the runtime's usual one, as in "
+        "the config's worker.socket)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("workers", help="list contimg workers on this engine")
@@ -184,17 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     logs.configure()
     try:
-        if arguments.command == "workers":
-            return print_workers(arguments.engine_timeout)
         if arguments.command == "reproduce":
             return reproduce(arguments.product)
+        client = connect(arguments.engine_timeout, arguments.runtime, arguments.socket)
+        if arguments.command == "workers":
+            return print_workers(client)
         if arguments.command == "lock-image":
-            return lock(arguments.image, arguments.results, arguments.engine_timeout)
+            return lock(arguments.image, arguments.results, client)
         if arguments.command == "reap":
-            return reap(arguments.engine_timeout, arguments.stop_timeout)
-        return remove_run(
-            arguments.run, arguments.engine_timeout, arguments.stop_timeout
-        )
+            return reap(client, arguments.stop_timeout)
+        return remove_run(arguments.run, client, arguments.stop_timeout)
     except ContimgError as error:
         logger.error("%s", error)
         return 1

@@ -45,6 +45,8 @@ def worker_settings(config: Config, workdir: Path) -> WorkerSettings:
     return WorkerSettings(
         image=str(worker["image"]),
         roots=data_roots(config, workdir),
+        runtime=str(worker.get("runtime", "docker")),
+        socket=worker.get("socket"),
         memory_mb=worker.get("memory_mb"),
         pids_limit=int(worker.get("pids_limit", 4096)),
         engine_timeout_s=float(worker.get("engine_timeout_s", 60)),

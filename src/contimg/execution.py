@@ -28,6 +28,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from contimg.engine import command_of
 from contimg.errors import WorkerError, WSCleanError
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def run_in_worker(
         raise WorkerError(
             f"the container engine could not run {arguments[0]!r} in worker "
             f"{container.name}: {error.explanation or error}; check the worker with "
-            f"`docker inspect {container.name}` and rerun"
+            f"`{command_of(container)} inspect {container.name}` and rerun"
         ) from error
 
     reader = UsageReader(on_line)
@@ -282,7 +283,8 @@ def check_worker(container: Container) -> None:
         raise WorkerError(
             f"the worker {container.name} was paused while WSClean ran in it; the "
             f"step was abandoned (WSClean is stopped once the worker resumes); "
-            f"resume it with `docker unpause {container.name}` and rerun"
+            f"resume it with `{command_of(container)} unpause {container.name}` and "
+            "rerun"
         )
     if not state.get("Running"):
         raise stopped_worker(container)
@@ -299,8 +301,8 @@ def stopped_worker(container: Container) -> WorkerError:
     return WorkerError(
         f"the worker {container.name} stopped while WSClean ran in it (state "
         f"{state.get('Status')}, exit code {state.get('ExitCode')}): it was stopped "
-        "or killed from outside (`docker kill`, `docker stop`, the engine); rerun, "
-        "and a new worker is started"
+        f"or killed from outside (`{command_of(container)} kill` or `stop`, the "
+        "engine); rerun, and a new worker is started"
     )
 
 
@@ -316,10 +318,11 @@ def worker_gone(container: Container) -> WorkerError:
 def oom_event_since(
     client: docker.DockerClient, container: Container, since_epoch: float
 ) -> bool:
-    """Whether the engine reported the worker out of memory since a moment.
+    """Whether the worker ran out of memory since a moment.
 
     The container's OOMKilled flag is only set when the container itself
-    ends; a command killed inside a running worker shows only as an event.
+    ends; a command killed inside a running worker shows only as an event
+    (Docker) or in the worker's memory cgroup (Podman sends no such event).
     """
     try:
         container.reload()
@@ -331,9 +334,31 @@ def oom_event_since(
             filters={"container": container.id, "event": "oom"},
             decode=True,
         )
-        return any(True for _ in events)
+        return any(True for _ in events) or oom_kills_in_worker(container) > 0
     except docker.errors.DockerException:
         return False
+
+
+# cgroup v2 and v1 spellings of the memory cgroup's count of OOM kills.
+OOM_COUNTERS = (
+    "/sys/fs/cgroup/memory.events",
+    "/sys/fs/cgroup/memory/memory.oom_control",
+)
+
+
+def oom_kills_in_worker(container: Container) -> int:
+    """How many processes the worker's memory limit has killed since it started.
+
+    The count covers the worker's whole life: a kill after an earlier OOM kill
+    in the same worker is taken for one too, which only a per-exec cgroup
+    would avoid.
+    """
+    result = container.exec_run(["cat", *OOM_COUNTERS])
+    for line in result.output.decode(errors="replace").splitlines():
+        name, _, value = line.partition(" ")
+        if name == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
 
 
 def explain_exit(

@@ -99,11 +99,10 @@ def lock_image(client: docker.DockerClient, path: Path, image: str) -> str:
     return image_id
 
 
-def check_lock(client: docker.DockerClient, path: Path, image: str) -> None:
+def check_lock(path: Path, image: str, current: str) -> None:
     """Refuse to run when the lock is missing or names other content than the
-    engine holds: the rules were planned with the lock's id."""
+    engine holds (`current`): the rules were planned with the lock's id."""
     lock = read_lock(path)
-    current = engine_image_id(client, image)
     adopt = (
         f"run `contimg lock-image --image {image} --results {path.parent}` to "
         "record the image the engine holds now (every WSClean step then runs "

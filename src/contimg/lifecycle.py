@@ -17,18 +17,13 @@ from astropy.coordinates import SkyCoord
 
 from contimg import measurement_set
 from contimg.config import Config, clean_options, draw_model_options, predict_options
+from contimg.engine import connect
 from contimg.errors import ContimgError
 from contimg.image_lock import check_lock
 from contimg.paths import require_under_roots
-from contimg.reaping import reap_dead_workers
 from contimg.run import RunIdentity, run_id_from_environment
-from contimg.worker import (
-    WorkerSettings,
-    connect,
-    ensure_worker,
-    remove_worker,
-    require_options,
-)
+from contimg.runtime import open_runtime
+from contimg.worker import WorkerSettings
 from contimg.wsclean import (
     Resources,
     clean_command,
@@ -48,18 +43,18 @@ def start_run_worker(
     run; the image must support every option in them. The image must hold the
     content image_lock records, the content the rules were planned with.
     """
-    client = connect(settings.engine_timeout_s)
+    runtime = open_runtime(settings)
     identity = RunIdentity.current(run_id_from_environment())
     check_roots(settings)
-    check_lock(client, image_lock, settings.image)
-    reap_dead_workers(client, identity, settings)
-    container, _ = ensure_worker(client, identity, settings)
+    check_lock(image_lock, settings.image, runtime.image_id(settings.image))
+    runtime.reap_dead_workers(identity)
+    runtime.ensure_worker(identity)
     every_argument = [argument for command in commands for argument in command]
     try:
-        require_options(client, container, settings.image, every_argument)
+        runtime.require_options(identity, every_argument)
     except ContimgError:
         # Snakemake calls no onerror when onstart fails: remove the worker here.
-        remove_worker(client, identity, settings)
+        runtime.remove_worker(identity)
         raise
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
 
@@ -87,8 +82,7 @@ def stop_run_worker(settings: WorkerSettings) -> bool:
 
     def remove() -> None:
         try:
-            client = connect(settings.engine_timeout_s)
-            remove_worker(client, identity, settings)
+            open_runtime(settings).remove_worker(identity)
             outcome.append(None)
         except (ContimgError, docker.errors.DockerException, OSError) as error:
             outcome.append(error)
@@ -104,9 +98,10 @@ def stop_run_worker(settings: WorkerSettings) -> bool:
         else str(outcome[0])
     )
     logger.error(
-        "the worker %s may still exist: %s; remove it by hand with: docker rm -f %s",
+        "the worker %s may still exist: %s; remove it by hand with: %s rm -f %s",
         identity.worker_name,
         reason,
+        settings.runtime,
         identity.worker_name,
     )
     return False
@@ -135,7 +130,9 @@ def end_cluster_run(settings: WorkerSettings) -> bool:
     is no engine here, as then there is none).
     """
     try:
-        connect(min(settings.engine_timeout_s, 10.0)).close()
+        connect(
+            min(settings.engine_timeout_s, 10.0), settings.runtime, settings.socket
+        ).close()
     except ContimgError as error:
         logger.info(
             "no container engine answers on this host (%s); the run's workers on "

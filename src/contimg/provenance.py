@@ -39,6 +39,8 @@ class Execution:
     finished: str
     usage: tuple[Any, ...] = ()
     """What each command used inside the worker (contimg.execution.Usage)."""
+    runtime: str = "docker"
+    """The container runtime that ran it: docker or podman."""
 
 
 def now() -> str:
@@ -153,7 +155,8 @@ def reproduction(record: Mapping[str, Any]) -> str:
         "# were moved from there to the places above.\n"
         f"mkdir -p {' '.join(shlex.quote(folder) for folder in staging)}\n"
         + "\n".join(
-            f'docker run --rm --network none --user "$(id -u):$(id -g)" {mounts} '
+            f"{record.get('runtime', 'docker')} run --rm --network none "
+            f'--user "$(id -u):$(id -g)" {mounts} '
             f"{record['image_id']} {shlex.join(arguments)}"
             for arguments in record["commands"]
         )

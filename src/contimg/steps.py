@@ -16,12 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-import docker
-from docker.models.containers import Container
-
 from contimg import measurement_set, provenance, skymodel, slurm
 from contimg.errors import ContimgError
-from contimg.execution import Usage, run_in_worker
+from contimg.execution import Usage
 from contimg.paths import (
     new_staging_directory,
     publish,
@@ -35,7 +32,8 @@ from contimg.products import (
     visibility_bytes,
 )
 from contimg.run import RunIdentity, run_id_from_environment
-from contimg.worker import WorkerSettings, connect, ensure_worker, require_options
+from contimg.runtime import open_runtime
+from contimg.worker import WorkerSettings
 from contimg.wsclean import (
     ChannelGroup,
     CleanOptions,
@@ -82,11 +80,11 @@ def run_wsclean(
     context: StepContext, staging: Path, builds: Sequence[Builder]
 ) -> provenance.Execution:
     """Attach to the worker, build the commands, run them in turn; say what ran."""
-    client = connect(context.worker.engine_timeout_s)
+    runtime = open_runtime(context.worker)
     identity = RunIdentity.current(run_id_from_environment())
-    container, started_here = ensure_worker(client, identity, context.worker)
+    started_here = runtime.ensure_worker(identity)
     if context.grant is not None and not started_here:
-        slurm.fit_worker(container, context.worker)
+        runtime.fit_worker(identity)
 
     resources = Resources(
         threads=context.threads,
@@ -96,34 +94,31 @@ def run_wsclean(
     (staging / "tmp").mkdir()
     commands = [build(resources) for build in builds]
     if started_here:
-        require_options(
-            client,
-            container,
-            context.worker.image,
-            [word for arguments in commands for word in arguments],
+        runtime.require_options(
+            identity, [word for arguments in commands for word in arguments]
         )
 
     started, started_at = time.monotonic(), provenance.now()
     usage = [
-        run_in_worker(
-            client, container, arguments, workdir=staging, on_line=log_sink(context.log)
-        )
+        runtime.run(identity, arguments, workdir=staging, on_line=log_sink(context.log))
         for arguments in commands
     ]
     logger.info("%s done in %.1f s", context.label, time.monotonic() - started)
+    worker = runtime.facts(identity)
     if context.usage_file is not None:
-        write_usage(context.usage_file, commands, usage, str(container.name))
+        write_usage(context.usage_file, commands, usage, worker.name)
     return provenance.Execution(
         commands=tuple(tuple(arguments) for arguments in commands),
         image=context.worker.image,
-        image_id=str(container.attrs["Image"]),
-        wsclean_version=wsclean_version(client, container),
-        worker=str(container.name),
+        image_id=worker.image_id,
+        wsclean_version=worker.wsclean_version,
+        worker=worker.name,
         run_id=identity.run_id,
         workdir=str(identity.workdir),
         started=started_at,
         finished=provenance.now(),
         usage=tuple(usage),
+        runtime=worker.runtime,
     )
 
 
@@ -151,23 +146,6 @@ def write_usage(
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
-
-
-def wsclean_version(client: docker.DockerClient, container: Container) -> str:
-    """WSClean's version: the image's label, or what `wsclean -version` prints."""
-    labels = client.images.get(container.attrs["Image"]).labels or {}
-    if "org.contimg.wsclean-version" in labels:
-        return str(labels["org.contimg.wsclean-version"])
-    lines: list[str] = []
-    run_in_worker(
-        client,
-        container,
-        ["wsclean", "-version"],
-        workdir=Path("/"),
-        on_line=lines.append,
-    )
-    found = [line for line in lines if line.startswith("WSClean version")]
-    return found[0].removeprefix("WSClean version ").strip() if found else "unknown"
 
 
 def log_sink(log: TextIO | None) -> Callable[[str], None]:

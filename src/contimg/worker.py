@@ -22,6 +22,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Mount
 
+from contimg.engine import DOCKER, command_of
 from contimg.errors import WorkerError, WorkerImageError, WSCleanError
 from contimg.run import RunIdentity
 from contimg.wsclean import option_names, supported_options
@@ -43,6 +44,10 @@ class WorkerSettings:
     """Container image with WSClean (a local tag or a registry reference)."""
     roots: tuple[Path, ...]
     """Host directories mounted read-write at the same path in the worker."""
+    runtime: str = DOCKER
+    """The container runtime whose engine runs the worker: docker or podman."""
+    socket: str | None = None
+    """The engine's API socket; None: the runtime's usual one."""
     memory_mb: int | None = None
     """Memory limit of the worker container; None sets none."""
     cpus: float | None = None
@@ -75,19 +80,6 @@ while [ "$idle" -lt "$limit" ]; do
 done
 """
 IDLE_FILE = "/home/contimg/idle-seconds"
-
-
-def connect(timeout_s: float) -> docker.DockerClient:
-    """A client for the container engine named by DOCKER_HOST (or the default)."""
-    try:
-        client = docker.from_env(timeout=int(max(1, timeout_s)))
-        client.ping()
-    except docker.errors.DockerException as error:
-        raise WorkerError(
-            f"the Docker engine cannot be reached ({error}); start it (for example "
-            "`dockerd` or `systemctl start docker`) or point DOCKER_HOST at it"
-        ) from error
-    return client
 
 
 def worker_labels(identity: RunIdentity, settings: WorkerSettings) -> dict[str, str]:
@@ -182,7 +174,8 @@ def find_worker(client: docker.DockerClient, identity: RunIdentity) -> Container
         return None
     except docker.errors.APIError as error:
         raise WorkerError(
-            f"the Docker engine failed to look up container {identity.worker_name}: "
+            f"the {command_of(client)} engine failed to look up container "
+            f"{identity.worker_name}: "
             f"{error}"
         ) from error
 
@@ -222,7 +215,7 @@ def ensure_worker(
         if state.get("Paused"):
             raise WorkerError(
                 f"the worker {identity.worker_name} is paused; resume it with "
-                f"`docker unpause {identity.worker_name}` and rerun"
+                f"`{settings.runtime} unpause {identity.worker_name}` and rerun"
             )
         if state.get("OOMKilled"):
             raise WorkerError(
@@ -241,7 +234,8 @@ def ensure_worker(
         time.sleep(0.2)
     raise WorkerError(
         f"the worker {identity.worker_name} did not come up within "
-        f"{settings.start_timeout_s:g} s; see `docker ps -a` and the engine's log"
+        f"{settings.start_timeout_s:g} s; see `{settings.runtime} ps -a` and the "
+        "engine's log"
     )
 
 
@@ -284,7 +278,8 @@ def foreign_name_error(container: Container, identity: RunIdentity) -> WorkerErr
     return WorkerError(
         f"a container named {identity.worker_name} exists but is not this run's "
         f"worker (labels {container.labels}); contimg leaves it alone: remove it "
-        f"with `docker rm -f {identity.worker_name}` if it is yours, or start a new "
+        f"with `{command_of(container)} rm -f {identity.worker_name}` if it is yours, "
+        "or start a new "
         "run (a new run has a new name)"
     )
 
@@ -295,9 +290,10 @@ def require_image(client: docker.DockerClient, image: str) -> None:
         client.images.get(image)
     except docker.errors.ImageNotFound as error:
         raise WorkerImageError(
-            f"the worker image {image} is not in the local Docker engine; build it "
-            "with `scripts/build-worker-image` (or set worker.image in the config "
-            "to an image that has WSClean 3.7 or newer)"
+            f"the worker image {image} is not in the local {command_of(client)} "
+            "engine; build it with `scripts/build-worker-image` (for podman, "
+            "`scripts/setup` copies it from Docker), or set worker.image in the "
+            "config to an image that has WSClean 3.7 or newer"
         ) from error
 
 
@@ -308,6 +304,7 @@ def remove_container(container: Container, stop_timeout_s: float) -> None:
     the command that removes it by hand.
     """
     deadline = time.monotonic() + stop_timeout_s
+    by_hand = f"`{command_of(container)} rm -f {container.name}`"
     try:
         container.stop(timeout=max(1, int(stop_timeout_s / 3)))
     except docker.errors.NotFound:
@@ -324,7 +321,7 @@ def remove_container(container: Container, stop_timeout_s: float) -> None:
         if error.status_code != 409:  # 409: removal already in progress
             raise WorkerError(
                 f"the worker {container.name} could not be removed ({error}); remove "
-                f"it by hand with `docker rm -f {container.name}`"
+                f"it by hand with {by_hand}"
             ) from error
 
     while time.monotonic() < deadline:
@@ -335,7 +332,7 @@ def remove_container(container: Container, stop_timeout_s: float) -> None:
         time.sleep(0.1)
     raise WorkerError(
         f"the worker {container.name} was still listed {stop_timeout_s:g} s after "
-        f"its removal began; remove it by hand with `docker rm -f {container.name}`"
+        f"its removal began; remove it by hand with {by_hand}"
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import yaml
 
+from contimg.engine import connect
 from contimg.errors import WorkerImageError
 from contimg.image_lock import lock_image, lock_path
 
@@ -73,7 +74,8 @@ def lock_worker_image(workdir: Path, user: tuple[int, int] | None) -> None:
     path = lock_path(results)
     if path.exists():
         return
-    client = docker.from_env(timeout=60)
+    # The content id as the run's runtime holds it (Podman's copy keeps Docker's).
+    client = connect(60, config["worker"].get("runtime", "docker"))
     try:
         lock_image(client, path, config["worker"]["image"])
     except WorkerImageError:
@@ -189,6 +191,8 @@ class ExampleRun:
     result: subprocess.CompletedProcess[str]
     watch: WorkerWatch
     data_before: dict[str, str]
+    client: Any
+    """The engine of the runtime the run used (an EngineClient)."""
 
 
 def data_column_digest(measurement_set: Path) -> str:
@@ -205,6 +209,7 @@ def run_example(client: docker.DockerClient, workdir: Path) -> ExampleRun:
     config = merged(
         base_config(),
         {
+            "worker": {"runtime": getattr(client, "runtime", "docker")},
             "roots": {"inputs": ["resources"]},
             "wsclean": {"threads": 1},
             "clean": {"data_column": "MODEL_DATA"},
@@ -224,4 +229,4 @@ def run_example(client: docker.DockerClient, workdir: Path) -> ExampleRun:
 
     with WorkerWatch(client, workdir) as watch:
         result = snakemake(workdir, "--cores", "2")
-    return ExampleRun(workdir, result, watch, before)
+    return ExampleRun(workdir, result, watch, before, client)

@@ -15,19 +15,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
+from contimg.engine import EngineClient
 from contimg.errors import WorkerError
 from contimg.lifecycle import start_run_worker, stop_run_worker
 from contimg.reaping import reap_dead_workers
 from contimg.run import RUN_ID_VARIABLE, RunIdentity, new_run_id
 from contimg.worker import WorkerSettings, ensure_worker, find_worker, remove_worker
+from tests.conftest import IMAGE, RUNTIMES
 
 
 @pytest.fixture
 def silent_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """DOCKER_HOST pointing at a socket that accepts and never answers."""
+    """DOCKER_HOST and CONTAINER_HOST (Podman's) at a socket that never answers."""
     path = tmp_path / "silent.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
@@ -46,6 +47,7 @@ def silent_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{path}")
     monkeypatch.setenv(RUN_ID_VARIABLE, new_run_id())
     yield str(path)
     stop.set()
@@ -55,11 +57,12 @@ def silent_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     server.close()
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_teardown_against_a_hung_engine_returns_within_its_bound(
-    silent_engine: str, caplog: pytest.LogCaptureFixture
+    silent_engine: str, caplog: pytest.LogCaptureFixture, runtime: str
 ) -> None:
     settings = WorkerSettings(
-        image="contimg/wsclean:3.7", roots=(), engine_timeout_s=60, stop_timeout_s=2
+        image=IMAGE, roots=(), engine_timeout_s=60, stop_timeout_s=2, runtime=runtime
     )
 
     started = time.monotonic()
@@ -70,17 +73,23 @@ def test_teardown_against_a_hung_engine_returns_within_its_bound(
     name = RunIdentity.current(os.environ[RUN_ID_VARIABLE]).worker_name
     assert not gone
     assert elapsed < 3
-    assert f"docker rm -f {name}" in caplog.text
+    assert f"{runtime} rm -f {name}" in caplog.text
     assert "did not answer within 2 s" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("runtime", "message"),
+    [("docker", "cannot be reached"), ("podman", "API service does not answer")],
+)
 def test_start_against_a_hung_engine_fails_after_the_engine_timeout(
-    silent_engine: str,
+    silent_engine: str, runtime: str, message: str
 ) -> None:
-    settings = WorkerSettings(image="contimg/wsclean:3.7", roots=(), engine_timeout_s=2)
+    settings = WorkerSettings(
+        image=IMAGE, roots=(), engine_timeout_s=2, runtime=runtime
+    )
 
     started = time.monotonic()
-    with pytest.raises(WorkerError, match="cannot be reached"):
+    with pytest.raises(WorkerError, match=message):
         start_run_worker(settings, [["wsclean"]], Path("/nonexistent/image.lock"))
 
     assert time.monotonic() - started < 6
@@ -88,9 +97,11 @@ def test_start_against_a_hung_engine_fails_after_the_engine_timeout(
 
 @pytest.mark.integration
 def test_reaping_touches_only_this_users_workers_of_dead_runs(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, tmp_path: Path
 ) -> None:
-    settings = WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
+    settings = WorkerSettings(
+        image=IMAGE, roots=(tmp_path,), stop_timeout_s=5, runtime=engine.runtime
+    )
     current = RunIdentity.current(new_run_id())
     # A dead run of ours: an owner process id that no process has.
     dead = RunIdentity(
@@ -105,25 +116,25 @@ def test_reaping_touches_only_this_users_workers_of_dead_runs(
     # A live run of ours (this very process owns it).
     alive = RunIdentity.current(new_run_id())
     for identity in (dead, foreign, alive):
-        ensure_worker(docker_client, identity, settings)
-    lookalike = docker_client.containers.run(
-        worker_image, ["sleep", "300"], name=f"contimg-{new_run_id()}-0",
+        ensure_worker(engine, identity, settings)
+    lookalike = engine.containers.run(
+        IMAGE, ["sleep", "300"], name=f"contimg-{new_run_id()}-0",
         detach=True, network_mode="none", auto_remove=True,
     )  # fmt: skip
 
     try:
-        reaped = reap_dead_workers(docker_client, current, settings)
+        reaped = reap_dead_workers(engine, current, settings)
 
         assert reaped == [dead.worker_name]
-        assert find_worker(docker_client, dead) is None
-        assert find_worker(docker_client, foreign) is not None
-        assert find_worker(docker_client, alive) is not None
+        assert find_worker(engine, dead) is None
+        assert find_worker(engine, foreign) is not None
+        assert find_worker(engine, alive) is not None
         lookalike.reload()
         assert lookalike.status == "running"
     finally:
         lookalike.remove(force=True)
         for identity in (foreign, alive):
-            container = find_worker(docker_client, identity)
+            container = find_worker(engine, identity)
             if container is not None:
                 container.remove(force=True)
-    remove_worker(docker_client, current, settings)
+    remove_worker(engine, current, settings)

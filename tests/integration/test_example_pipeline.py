@@ -1,9 +1,9 @@
 """The example pipeline, run for real: two Measurement Sets, --cores 2, one worker.
 
-One run (the session's `example_run`, see conftest.py) serves every test here:
-the bundled DSA-110 example (made by the workflow itself) and a copy of it
-under a second name, so that jobs of the two sets run side by side in the one
-worker.
+One run per container runtime serves every test here (for docker the session's
+`example_run`, see conftest.py; for podman one of this module's own): the
+bundled DSA-110 example (made by the workflow itself) and a copy of it under a
+second name, so that jobs of the two sets run side by side in the one worker.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-import docker
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from contimg.engine import EngineClient
 from contimg.skymodel import brightest, read_sky_model
+from tests.conftest import IMAGE, RUNTIMES, require_image
 from tests.integration.pipeline import (
     EXAMPLE_SETS,
     ExampleRun,
     data_column_digest,
+    run_example,
     snakemake,
     tail,
     workers,
@@ -33,11 +35,24 @@ pytestmark = pytest.mark.integration
 
 SETS = EXAMPLE_SETS
 
-def test_the_run_succeeds_and_removes_its_worker(
-    example_run: ExampleRun, docker_client: docker.DockerClient
-) -> None:
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def example_run(
+    request: pytest.FixtureRequest,
+    example_run: ExampleRun,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ExampleRun:
+    """The session's example run (Docker), then the same run through Podman."""
+    if request.param == "docker":
+        return example_run
+    client: EngineClient = request.getfixturevalue("podman_client")
+    require_image(client)
+    return run_example(client, tmp_path_factory.mktemp("example-podman"))
+
+def test_the_run_succeeds_and_removes_its_worker(example_run: ExampleRun) -> None:
     assert example_run.result.returncode == 0, tail(example_run.result)
-    assert not set(workers(docker_client)) & example_run.watch.names
+    assert example_run.watch.names  # the watch saw the worker in this engine
+    assert not set(workers(example_run.client)) & example_run.watch.names
 
 
 def test_exactly_one_worker_served_the_whole_run(example_run: ExampleRun) -> None:
@@ -199,3 +214,17 @@ def test_in_container_usage_lies_beside_each_benchmark_file(
         pd.read_csv(folder / "clean.tsv", sep="\t")["cpu_time"].iloc[0]
     )
     assert clean["peak_rss_mb"] > 50
+
+
+def test_the_provenance_names_the_runtime_and_the_image_it_ran(
+    example_run: ExampleRun,
+) -> None:
+    from contimg.provenance import reproduction
+
+    results = example_run.workdir / "results" / "cosmos"
+    record = json.loads((results / "clean" / "cosmos.provenance.json").read_text())
+
+    runtime = example_run.client.runtime
+    assert record["runtime"] == runtime
+    assert record["image_id"] == example_run.client.images.get(IMAGE).id
+    assert f"\n{runtime} run --rm --network none" in reproduction(record)

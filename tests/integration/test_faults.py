@@ -1,4 +1,5 @@
-"""Every way a run can end, against the real engine, image and snakemake.
+"""Every way a run can end, against each real engine (Docker, Podman), the image
+and snakemake.
 
 Each test interrupts or breaks a running pipeline (a long `clean` of the real
 VLA set) and asserts the end state: processes inside the worker, containers,
@@ -19,6 +20,7 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 
+from contimg.engine import EngineClient
 from tests.integration.pipeline import (
     REPOSITORY,
     SNAKEMAKE,
@@ -44,7 +46,7 @@ CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
 
 def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
     """Start snakemake in its own session, as a terminal would run it."""
-    lock_worker_image(workdir, None)
+    lock_worker_image(workdir, None)  # as snakemake() does: the start checks it
     environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
     return subprocess.Popen(
         [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
@@ -55,7 +57,7 @@ def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def run_workers(client: docker.DockerClient, workdir: Path) -> list[Container]:
+def run_workers(client: EngineClient, workdir: Path) -> list[Container]:
     """The workers of runs in workdir, in any state."""
     labels = ["org.contimg.worker=true", f"org.contimg.workdir={workdir}"]
     return list(
@@ -67,13 +69,14 @@ def wsclean_processes(container: Container) -> list[str]:
     """Command lines of WSClean processes inside a worker (none if it is gone)."""
     try:
         listing = container.top(ps_args="-eo pid,args")
-    except docker.errors.APIError:
+    except (docker.errors.APIError, ValueError):
+        # ValueError: Podman may answer with an empty body while the worker
+        # starts or ends.
         return []
-    return [
-        " ".join(row)
-        for row in listing.get("Processes") or []
-        if any(word.endswith("wsclean") for word in row[-1].split()[:1])
-    ]
+    # Rows are [pid, args] from Docker, ["pid args"] from Podman: the command is
+    # the word after the process id either way.
+    rows = [" ".join(row) for row in listing.get("Processes") or []]
+    return [row for row in rows if any(w.endswith("wsclean") for w in row.split()[1:2])]
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float) -> float:
@@ -86,7 +89,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> float:
     pytest.fail(f"condition not met within {timeout_s} s")
 
 
-def wait_for_clean(client: docker.DockerClient, workdir: Path) -> Container:
+def wait_for_clean(client: EngineClient, workdir: Path) -> Container:
     """The run's worker, once the clean step's WSClean runs in it."""
     found: list[Container] = []
 
@@ -102,8 +105,11 @@ def wait_for_clean(client: docker.DockerClient, workdir: Path) -> Container:
 
 
 @pytest.fixture
-def long_run(worker_image: str, tmp_path: Path) -> Iterator[Path]:
-    workdir = vla_workdir(tmp_path / "run", clean=LONG_CLEAN)
+def long_run(engine: EngineClient, tmp_path: Path) -> Iterator[Path]:
+    """A run with a long clean, on the engine's runtime."""
+    workdir = vla_workdir(
+        tmp_path / "run", clean=LONG_CLEAN, worker={"runtime": engine.runtime}
+    )
     yield workdir
 
 
@@ -121,12 +127,12 @@ def clean_outputs(workdir: Path) -> list[Path]:
     ],
 )
 def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     long_run: Path,
     interrupt: Callable[[subprocess.Popen[str]], None],
 ) -> None:
     process = start(long_run)
-    worker = wait_for_clean(docker_client, long_run)
+    worker = wait_for_clean(engine, long_run)
 
     interrupt(process)
     stopped_after = wait_until(lambda: not wsclean_processes(worker), 5)
@@ -134,7 +140,7 @@ def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
 
     print(f"WSClean gone from the worker {stopped_after:.1f} s after the interrupt")
     assert process.returncode != 0
-    assert run_workers(docker_client, long_run) == [], output[-3000:]
+    assert run_workers(engine, long_run) == [], output[-3000:]
     assert clean_outputs(long_run) == []
 
     rerun = snakemake(long_run, "--cores", "2", "--rerun-incomplete")
@@ -143,11 +149,13 @@ def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
 
 
 def start_cleaning_with_short_idle_time(
-    client: docker.DockerClient, tmp_path: Path
+    client: EngineClient, tmp_path: Path
 ) -> tuple[Path, subprocess.Popen[str]]:
     """A run with a 5 s idle time, once its long clean is under way."""
     workdir = vla_workdir(
-        tmp_path / "run", clean=LONG_CLEAN, worker={"idle_timeout_s": 5}
+        tmp_path / "run",
+        clean=LONG_CLEAN,
+        worker={"idle_timeout_s": 5, "runtime": client.runtime},
     )
     process = start(workdir)
     wait_for_clean(client, workdir)
@@ -155,20 +163,18 @@ def start_cleaning_with_short_idle_time(
 
 
 def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, tmp_path: Path
 ) -> None:
-    workdir, process = start_cleaning_with_short_idle_time(docker_client, tmp_path)
+    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path)
 
     # Like the end of a batch job: every process of the session is killed.
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     stopped_after = wait_until(
-        lambda: all(
-            not wsclean_processes(w) for w in run_workers(docker_client, workdir)
-        ),
+        lambda: all(not wsclean_processes(w) for w in run_workers(engine, workdir)),
         5,
     )
-    gone_after = wait_until(lambda: not run_workers(docker_client, workdir), 60)
+    gone_after = wait_until(lambda: not run_workers(engine, workdir), 60)
 
     print(
         f"WSClean stopped after {stopped_after:.1f} s, worker gone after "
@@ -178,34 +184,35 @@ def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
 
 
 def test_a_snakemake_killed_alone_leaves_no_worker_once_idle(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, tmp_path: Path
 ) -> None:
-    workdir, process = start_cleaning_with_short_idle_time(docker_client, tmp_path)
+    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path)
 
     # Only Snakemake itself: its running job goes on, then the worker idles out.
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    gone_after = wait_until(lambda: not run_workers(docker_client, workdir), 240)
+    gone_after = wait_until(lambda: not run_workers(engine, workdir), 240)
 
     print(f"worker gone {gone_after:.1f} s after Snakemake was killed")
-    assert all(not wsclean_processes(w) for w in run_workers(docker_client, workdir))
+    assert all(not wsclean_processes(w) for w in run_workers(engine, workdir))
 
 
 def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, tmp_path: Path
 ) -> None:
-    workdir = vla_workdir(tmp_path / "killed", clean=LONG_CLEAN)
+    runtime = {"runtime": engine.runtime}
+    workdir = vla_workdir(tmp_path / "killed", clean=LONG_CLEAN, worker=runtime)
     process = start(workdir)
-    orphan = wait_for_clean(docker_client, workdir)
+    orphan = wait_for_clean(engine, workdir)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
 
     # Any later run of the same user on this host, here in another directory.
-    result = snakemake(vla_workdir(tmp_path / "next"), "--cores", "2")
+    result = snakemake(vla_workdir(tmp_path / "next", worker=runtime), "--cores", "2")
 
     assert result.returncode == 0, tail(result)
     assert f"removing worker {orphan.name}" in result.stdout + result.stderr
-    assert run_workers(docker_client, workdir) == []
+    assert run_workers(engine, workdir) == []
 
 
 @pytest.mark.parametrize(
@@ -218,13 +225,13 @@ def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
     ],
 )
 def test_a_worker_killed_or_paused_mid_job_gets_its_own_message(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     long_run: Path,
     fault: Callable[[Container], None],
     message: str,
 ) -> None:
     process = start(long_run)
-    worker = wait_for_clean(docker_client, long_run)
+    worker = wait_for_clean(engine, long_run)
 
     fault(worker)
     output, _ = process.communicate(timeout=180)
@@ -233,13 +240,17 @@ def test_a_worker_killed_or_paused_mid_job_gets_its_own_message(
     assert process.returncode != 0
     assert message in log, log[-2000:]
     assert clean_outputs(long_run) == []
-    assert run_workers(docker_client, long_run) == [], output[-3000:]
+    assert run_workers(engine, long_run) == [], output[-3000:]
 
 
 def test_a_worker_with_too_little_memory_says_so(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, tmp_path: Path
 ) -> None:
-    workdir = vla_workdir(tmp_path / "run", clean=LONG_CLEAN, worker={"memory_mb": 128})
+    workdir = vla_workdir(
+        tmp_path / "run",
+        clean=LONG_CLEAN,
+        worker={"memory_mb": 128, "runtime": engine.runtime},
+    )
 
     result = snakemake(workdir, "--cores", "2")
 
@@ -247,4 +258,4 @@ def test_a_worker_with_too_little_memory_says_so(
     assert result.returncode != 0
     assert "out of memory" in log and "worker.memory_mb" in log, log[-2000:]
     assert clean_outputs(workdir) == []
-    assert run_workers(docker_client, workdir) == []
+    assert run_workers(engine, workdir) == []

@@ -1,4 +1,4 @@
-"""The worker container against the real Docker engine and the real image."""
+"""The worker container against each real engine (Docker, Podman) and the real image."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docker
 import pytest
 
+from contimg.engine import EngineClient, connect
 from contimg.errors import WorkerError, WorkerImageError, WSCleanError
 from contimg.execution import run_in_worker
 from contimg.run import RunIdentity, new_run_id
@@ -20,6 +20,7 @@ from contimg.worker import (
     remove_worker,
     require_options,
 )
+from tests.conftest import IMAGE
 
 pytestmark = pytest.mark.integration
 
@@ -30,26 +31,28 @@ def identity() -> RunIdentity:
 
 
 @pytest.fixture
-def settings(worker_image: str, tmp_path: Path) -> WorkerSettings:
-    return WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
+def settings(engine: EngineClient, tmp_path: Path) -> WorkerSettings:
+    return WorkerSettings(
+        image=IMAGE, roots=(tmp_path,), stop_timeout_s=5, runtime=engine.runtime
+    )
 
 
 @pytest.fixture
 def cleanup(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> Iterator[None]:
     yield
-    remove_worker(docker_client, identity, settings)
+    remove_worker(engine, identity, settings)
 
 
 @pytest.mark.usefixtures("cleanup")
 def test_a_started_worker_is_isolated_labelled_and_runs_as_the_user(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     tmp_path: Path,
 ) -> None:
-    container, started = ensure_worker(docker_client, identity, settings)
+    container, started = ensure_worker(engine, identity, settings)
 
     host_config = container.attrs["HostConfig"]
     assert started
@@ -60,18 +63,25 @@ def test_a_started_worker_is_isolated_labelled_and_runs_as_the_user(
     assert host_config["NetworkMode"] == "none"
     assert host_config["Init"] is True
     assert host_config["ReadonlyRootfs"] is True
-    assert host_config["CapDrop"] == ["ALL"]
     assert container.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
     mounts = {(m["Source"], m["Destination"]) for m in container.attrs["Mounts"]}
     assert (str(tmp_path), str(tmp_path)) in mounts
+    # What the worker's processes really get: no capabilities, no new privileges.
+    status: list[str] = []
+    run_in_worker(
+        engine, container, ["cat", "/proc/self/status"], workdir=tmp_path,
+        on_line=status.append,
+    )  # fmt: skip
+    assert "CapEff:\t0000000000000000" in status
+    assert "NoNewPrivs:\t1" in status
 
 
 @pytest.mark.usefixtures("cleanup")
 def test_a_second_job_attaches_to_the_running_worker(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> None:
-    first, started_first = ensure_worker(docker_client, identity, settings)
-    second, started_second = ensure_worker(docker_client, identity, settings)
+    first, started_first = ensure_worker(engine, identity, settings)
+    second, started_second = ensure_worker(engine, identity, settings)
 
     assert (started_first, started_second) == (True, False)
     assert first.id == second.id
@@ -79,16 +89,16 @@ def test_a_second_job_attaches_to_the_running_worker(
 
 @pytest.mark.usefixtures("cleanup")
 def test_racing_lazy_starts_end_in_one_worker(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> None:
     def start(_: int) -> str:
-        container, _started = ensure_worker(docker_client, identity, settings)
+        container, _started = ensure_worker(engine, identity, settings)
         return str(container.id)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = set(pool.map(start, range(8)))
 
-    listed = docker_client.containers.list(
+    listed = engine.containers.list(
         all=True, filters={"label": f"org.contimg.run={identity.run_id}"}
     )
     assert len(ids) == 1
@@ -97,23 +107,23 @@ def test_racing_lazy_starts_end_in_one_worker(
 
 @pytest.mark.usefixtures("cleanup")
 def test_exec_streams_lines_and_writes_as_the_user(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     tmp_path: Path,
 ) -> None:
-    container, _ = ensure_worker(docker_client, identity, settings)
+    container, _ = ensure_worker(engine, identity, settings)
     lines: list[str] = []
 
     run_in_worker(
-        docker_client,
+        engine,
         container,
         ["touch", str(tmp_path / "made in the worker")],
         workdir=tmp_path,
         on_line=lines.append,
     )
     run_in_worker(
-        docker_client,
+        engine,
         container,
         ["wsclean", "-version"],
         workdir=tmp_path,
@@ -125,14 +135,38 @@ def test_exec_streams_lines_and_writes_as_the_user(
     assert made.stat().st_uid == os.getuid()
 
 
+def test_a_plain_users_worker_runs_as_that_user_and_writes_their_files(
+    engine: EngineClient, settings: WorkerSettings, tmp_path: Path
+) -> None:
+    """The runtime honours the run's uid:gid (a plain user's, when this is root)."""
+    uid, gid = (os.getuid(), os.getgid()) if os.getuid() else (54321, 54322)
+    plain = RunIdentity(**{**vars(RunIdentity.current(new_run_id())), "uid": uid,
+                           "gid": gid})  # fmt: skip
+    tmp_path.chmod(0o777)
+    try:
+        container, _ = ensure_worker(engine, plain, settings)
+        said: list[str] = []
+        run_in_worker(
+            engine, container, ["sh", "-c", 'id -u; id -g; touch "$0"',
+                                str(tmp_path / "theirs")],
+            workdir=tmp_path, on_line=said.append,
+        )  # fmt: skip
+    finally:
+        remove_worker(engine, plain, settings)
+
+    assert said[:2] == [str(uid), str(gid)]
+    made = (tmp_path / "theirs").stat()
+    assert (made.st_uid, made.st_gid) == (uid, gid)
+
+
 @pytest.mark.usefixtures("cleanup")
 def test_exec_measures_cpu_and_peak_memory_inside_the_worker(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     tmp_path: Path,
 ) -> None:
-    container, _ = ensure_worker(docker_client, identity, settings)
+    container, _ = ensure_worker(engine, identity, settings)
     lines: list[str] = []
     # Holds about 200 MB while it burns 1.2 s of CPU (perl is in the image); the
     # Python client of the exec uses neither.
@@ -142,7 +176,7 @@ def test_exec_measures_cpu_and_peak_memory_inside_the_worker(
     )
 
     usage = run_in_worker(
-        docker_client, container, ["perl", "-e", hog], workdir=tmp_path,
+        engine, container, ["perl", "-e", hog], workdir=tmp_path,
         on_line=lines.append,
     )  # fmt: skip
 
@@ -156,12 +190,12 @@ def test_exec_measures_cpu_and_peak_memory_inside_the_worker(
 
 @pytest.mark.usefixtures("cleanup")
 def test_a_failing_command_reports_arguments_exit_code_and_last_lines(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     tmp_path: Path,
 ) -> None:
-    container, _ = ensure_worker(docker_client, identity, settings)
+    container, _ = ensure_worker(engine, identity, settings)
     arguments = [
         "wsclean",
         "-weight",
@@ -173,7 +207,7 @@ def test_a_failing_command_reports_arguments_exit_code_and_last_lines(
 
     with pytest.raises(WSCleanError) as raised:
         run_in_worker(
-            docker_client,
+            engine,
             container,
             arguments,
             workdir=tmp_path,
@@ -189,16 +223,16 @@ def test_a_failing_command_reports_arguments_exit_code_and_last_lines(
 
 @pytest.mark.usefixtures("cleanup")
 def test_a_command_the_image_lacks_is_a_runtime_error_not_a_wsclean_one(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     tmp_path: Path,
 ) -> None:
-    container, _ = ensure_worker(docker_client, identity, settings)
+    container, _ = ensure_worker(engine, identity, settings)
 
     with pytest.raises(WSCleanError, match="could not execute") as raised:
         run_in_worker(
-            docker_client,
+            engine,
             container,
             ["no-such-program"],
             workdir=tmp_path,
@@ -209,39 +243,37 @@ def test_a_command_the_image_lacks_is_a_runtime_error_not_a_wsclean_one(
 
 @pytest.mark.usefixtures("cleanup")
 def test_an_option_the_image_lacks_is_named_with_the_image(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> None:
-    container, _ = ensure_worker(docker_client, identity, settings)
+    container, _ = ensure_worker(engine, identity, settings)
 
-    require_options(
-        docker_client, container, settings.image, ["wsclean", "-draw-model"]
-    )
+    require_options(engine, container, settings.image, ["wsclean", "-draw-model"])
     with pytest.raises(WorkerImageError) as raised:
         require_options(
-            docker_client, container, settings.image, ["wsclean", "-no-such-option"]
+            engine, container, settings.image, ["wsclean", "-no-such-option"]
         )
     assert "-no-such-option" in str(raised.value)
     assert settings.image in str(raised.value)
 
 
 def test_removing_the_worker_leaves_no_container(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> None:
-    ensure_worker(docker_client, identity, settings)
+    ensure_worker(engine, identity, settings)
 
-    assert remove_worker(docker_client, identity, settings)
-    assert find_worker(docker_client, identity) is None
-    assert not remove_worker(docker_client, identity, settings)
+    assert remove_worker(engine, identity, settings)
+    assert find_worker(engine, identity) is None
+    assert not remove_worker(engine, identity, settings)
 
 
 @pytest.mark.usefixtures("cleanup")
 def test_an_exited_worker_is_replaced(
-    docker_client: docker.DockerClient, identity: RunIdentity, settings: WorkerSettings
+    engine: EngineClient, identity: RunIdentity, settings: WorkerSettings
 ) -> None:
-    first, _ = ensure_worker(docker_client, identity, settings)
+    first, _ = ensure_worker(engine, identity, settings)
     first.stop(timeout=5)
 
-    second, started = ensure_worker(docker_client, identity, settings)
+    second, started = ensure_worker(engine, identity, settings)
 
     assert started
     assert second.id != first.id
@@ -250,48 +282,48 @@ def test_an_exited_worker_is_replaced(
 
 
 def test_the_operator_commands_list_and_remove_a_run_worker(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from contimg.cli import main
 
-    ensure_worker(docker_client, identity, settings)
+    ensure_worker(engine, identity, settings)
 
-    assert main(["workers"]) == 0
+    runtime = ["--runtime", engine.runtime]
+    assert main([*runtime, "workers"]) == 0
     listing = capsys.readouterr().out
     assert identity.run_id in listing and identity.worker_name in listing
 
-    assert main(["remove", identity.run_id, "--stop-timeout", "5"]) == 0
-    assert find_worker(docker_client, identity) is None
-    assert main(["remove", identity.run_id]) == 1
+    assert main([*runtime, "remove", identity.run_id, "--stop-timeout", "5"]) == 0
+    assert find_worker(engine, identity) is None
+    assert main([*runtime, "remove", identity.run_id]) == 1
 
 
-def start_in_process(run_id: str, image: str, root: str) -> str:
+def start_in_process(run_id: str, runtime: str, root: str) -> str:
     """Attach to or start a run's worker from a separate process; its id."""
-    import docker as engine
-
-    client = engine.from_env(timeout=60)
-    settings = WorkerSettings(image=image, roots=(Path(root),), stop_timeout_s=5)
+    client = connect(60, runtime)
+    settings = WorkerSettings(
+        image=IMAGE, roots=(Path(root),), stop_timeout_s=5, runtime=runtime
+    )
     container, _ = ensure_worker(client, RunIdentity.current(run_id), settings)
     return str(container.id)
 
 
 def test_sixteen_processes_of_two_runs_end_with_one_worker_per_run(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, settings: WorkerSettings, tmp_path: Path
 ) -> None:
     import multiprocessing
 
     runs = [new_run_id(), new_run_id()]
-    settings = WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
-    jobs = [(runs[i % 2], worker_image, str(tmp_path)) for i in range(16)]
+    jobs = [(runs[i % 2], engine.runtime, str(tmp_path)) for i in range(16)]
     try:
         with multiprocessing.get_context("spawn").Pool(16) as pool:
             ids = pool.starmap(start_in_process, jobs)
 
         for run in runs:
-            listed = docker_client.containers.list(
+            listed = engine.containers.list(
                 all=True, filters={"label": f"org.contimg.run={run}"}
             )
             from_run = {i for i, job in zip(ids, jobs, strict=True) if job[0] == run}
@@ -299,39 +331,38 @@ def test_sixteen_processes_of_two_runs_end_with_one_worker_per_run(
             assert from_run == {listed[0].id}
     finally:
         for run in runs:
-            remove_worker(docker_client, RunIdentity.current(run), settings)
+            remove_worker(engine, RunIdentity.current(run), settings)
 
 
 def test_two_runs_at_once_get_a_worker_each(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    engine: EngineClient, settings: WorkerSettings
 ) -> None:
-    settings = WorkerSettings(image=worker_image, roots=(tmp_path,), stop_timeout_s=5)
     first, second = RunIdentity.current(new_run_id()), RunIdentity.current(new_run_id())
     try:
-        one, _ = ensure_worker(docker_client, first, settings)
-        other, _ = ensure_worker(docker_client, second, settings)
-        remove_worker(docker_client, first, settings)
+        one, _ = ensure_worker(engine, first, settings)
+        other, _ = ensure_worker(engine, second, settings)
+        remove_worker(engine, first, settings)
 
         assert one.id != other.id
         other.reload()
         assert other.status == "running"
     finally:
-        remove_worker(docker_client, second, settings)
+        remove_worker(engine, second, settings)
 
 
 def test_a_foreign_container_with_the_runs_name_is_left_alone(
-    docker_client: docker.DockerClient,
+    engine: EngineClient,
     identity: RunIdentity,
     settings: WorkerSettings,
 ) -> None:
-    squatter = docker_client.containers.run(
+    squatter = engine.containers.run(
         settings.image, ["sleep", "300"], name=identity.worker_name, detach=True,
         network_mode="none", auto_remove=True,
     )  # fmt: skip
     try:
         with pytest.raises(WorkerError, match="is not this run's worker"):
-            ensure_worker(docker_client, identity, settings)
-        assert not remove_worker(docker_client, identity, settings)
+            ensure_worker(engine, identity, settings)
+        assert not remove_worker(engine, identity, settings)
         squatter.reload()
         assert squatter.status == "running"
     finally:
