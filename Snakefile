@@ -20,7 +20,7 @@ include: "workflow/rules/draw_model.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/verify.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:

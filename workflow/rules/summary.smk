@@ -6,12 +6,18 @@ def model_image_label(group):
     return f"model image {group:04d}" if MODEL_CHANNELS > 1 else "model image"
 
 
-rule quicklook_model:
+# One rule, after clean: in a set's SLURM group job it then never runs beside a
+# WSClean step, so the job asks for what that step needs and no more (Snakemake
+# sums the resources of a group's jobs that could run at once).
+rule summary:
     input:
-        images=rules.draw_model.output.model_images,
+        model_images=rules.draw_model.output.model_images,
+        clean_images=[rules.clean.output[product] for product in CLEAN_PRODUCTS],
+        restored_image=rules.clean.output.image,
+        clean_model=rules.clean.output.model,
         sky_model=rules.sky_model.output.sky_model,
     output:
-        quicklooks=[
+        model_quicklooks=[
             report(
                 path,
                 caption="../report/quicklook_model.rst",
@@ -23,21 +29,7 @@ rule quicklook_model:
                 model_quicklooks(f"{RESULTS}/{{ms}}/quicklook/model/{{ms}}")
             )
         ],
-    log:
-        "logs/{ms}/quicklook_model.log",
-    # In the Measurement Set's SLURM job, after its clean.
-    group:
-        "measurement_set"
-    script:
-        "../scripts/quicklook.py"
-
-
-rule quicklook_clean:
-    input:
-        images=[rules.clean.output[product] for product in CLEAN_PRODUCTS],
-        sky_model=rules.sky_model.output.sky_model,
-    output:
-        quicklooks=[
+        clean_quicklooks=[
             report(
                 f"{RESULTS}/{{ms}}/quicklook/clean/{{ms}}-{product}.png",
                 caption="../report/quicklook_clean.rst",
@@ -47,29 +39,14 @@ rule quicklook_clean:
             )
             for product in CLEAN_PRODUCTS
         ],
-    log:
-        "logs/{ms}/quicklook_clean.log",
-    # In the Measurement Set's SLURM job, after its clean.
-    group:
-        "measurement_set"
-    script:
-        "../scripts/quicklook.py"
-
-
-rule source_fluxes:
-    input:
-        sky_model=rules.sky_model.output.sky_model,
-        image=rules.clean.output.image,
-        clean_model=rules.clean.output.model,
-    output:
-        page=report(
+        source_fluxes_page=report(
             f"{RESULTS}/{{ms}}/source_fluxes.html",
             caption="../report/source_fluxes.rst",
             category="Source fluxes",
             subcategory="{ms}",
             labels={"table": "brightest sources"},
         ),
-        table=report(
+        source_fluxes_table=report(
             f"{RESULTS}/{{ms}}/source_fluxes.csv",
             caption="../report/source_fluxes.rst",
             category="Source fluxes",
@@ -77,11 +54,11 @@ rule source_fluxes:
             labels={"table": "brightest sources (CSV)"},
         ),
     log:
-        "logs/{ms}/source_fluxes.log",
+        "logs/{ms}/summary.log",
     # In the Measurement Set's SLURM job, after its clean.
     group:
         "measurement_set"
     params:
         brightest_sources=config["report"]["brightest_sources"],
     script:
-        "../scripts/source_fluxes.py"
+        "../scripts/summary.py"
