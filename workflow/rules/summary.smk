@@ -55,6 +55,8 @@ rule summary:
         ),
     log:
         "logs/{ms}/summary.log",
+    benchmark:
+        "benchmarks/{ms}/summary.tsv"
     # In the Measurement Set's SLURM job, after its clean.
     group:
         "measurement_set"
