@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import docker
 import yaml
@@ -129,8 +129,35 @@ def snakemake(
     )
 
 
+class Watch:
+    """Calls `look` in a background thread every `interval_s` while a run goes
+    on: `with SomeWatch(...) as watch: run()`, then read what it recorded."""
+
+    interval_s: float = 0.25
+    _stop: threading.Event
+    _thread: threading.Thread
+
+    def look(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.look()
+            time.sleep(self.interval_s)
+
+
 @dataclass
-class WorkerWatch:
+class WorkerWatch(Watch):
     """Counts contimg workers in the engine while a run goes on."""
 
     client: docker.DockerClient
@@ -139,30 +166,16 @@ class WorkerWatch:
     interval_s: float = 0.25
     counts: list[int] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def __enter__(self) -> WorkerWatch:
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            labels = [WORKER_FILTER["label"]]
-            if self.workdir is not None:
-                labels.append(f"org.contimg.workdir={self.workdir}")
-            workers = self.client.containers.list(
-                all=True, filters={"label": labels}, ignore_removed=True
-            )
-            self.counts.append(len(workers))
-            self.names.update(worker.name for worker in workers)
-            time.sleep(self.interval_s)
+    def look(self) -> None:
+        labels = [WORKER_FILTER["label"]]
+        if self.workdir is not None:
+            labels.append(f"org.contimg.workdir={self.workdir}")
+        workers = self.client.containers.list(
+            all=True, filters={"label": labels}, ignore_removed=True
+        )
+        self.counts.append(len(workers))
+        self.names.update(worker.name for worker in workers)
 
 
 def workers(client: docker.DockerClient) -> list[str]:

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from tests.conftest import unavailable
 from tests.integration.pipeline import (
     REPOSITORY,
     SNAKEMAKE,
+    Watch,
     WorkerWatch,
     base_config,
     merged,
@@ -114,36 +114,23 @@ def queued_jobs(workdir: Path) -> dict[str, str]:
 
 
 @dataclass
-class QueueWatch:
+class QueueWatch(Watch):
     """Records the SLURM jobs and the workers' limits of a working directory
     while a run goes on."""
 
     client: docker.DockerClient
     workdir: Path
+    interval_s: float = 0.5
     seen: dict[str, str] = field(default_factory=dict)
     most_running: int = 0
     worker_limits: set[tuple[int, int]] = field(default_factory=set)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def __enter__(self) -> QueueWatch:
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            jobs = queued_jobs(self.workdir)
-            self.seen.update(jobs)
-            running = sum(state == "RUNNING" for state in jobs.values())
-            self.most_running = max(self.most_running, running)
-            self.worker_limits.update(worker_limits(self.client, self.workdir).values())
-            time.sleep(0.5)
+    def look(self) -> None:
+        jobs = queued_jobs(self.workdir)
+        self.seen.update(jobs)
+        running = sum(state == "RUNNING" for state in jobs.values())
+        self.most_running = max(self.most_running, running)
+        self.worker_limits.update(worker_limits(self.client, self.workdir).values())
 
 
 @dataclass
