@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.coordinates import SkyCoord
+from astropy.table import MaskedColumn, Table
 
 from contimg.errors import SkyModelError
 from contimg.skymodel import (
@@ -234,3 +235,206 @@ def test_an_unsupported_component_type_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(SkyModelError, match="line 3: component type 'SHAPELET'"):
         read_sky_model(path)
+
+
+SOURCES = pd.DataFrame(
+    {
+        "name": ["NVSS_J100000+014200", "NVSS_J100024+015000", "3C 237"],
+        "ra_deg": [150.0, 150.1, 151.25],
+        "dec_deg": [1.7, 1.8333, -2.5],
+        "stokes_I_Jy": [0.25, 0.0125, 6.5],
+    }
+)
+"""A few sources, one name with a space, for catalogues written in other formats."""
+
+
+def assert_same_sources(read: pd.DataFrame, expected: pd.DataFrame) -> None:
+    columns = ["name", "ra_deg", "dec_deg", "stokes_I_Jy"]
+    assert list(read["name"]) == list(expected["name"])
+    assert all(isinstance(name, str) for name in read["name"])
+    assert np.array_equal(
+        read[columns[1:]].to_numpy(dtype=float),
+        expected[columns[1:]].to_numpy(dtype=float),
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_name", "astropy_format"),
+    [
+        ("catalogue.fits", "fits"),
+        ("catalogue.fit", "fits"),
+        ("catalogue.fits.gz", "fits"),
+        ("catalogue.ecsv", "ascii.ecsv"),
+        ("catalogue.vot", "votable"),
+        ("catalogue.dat", "fits"),
+    ],
+)
+def test_a_table_catalogue_reads_the_same_sources_as_the_csv(
+    tmp_path: Path, file_name: str, astropy_format: str
+) -> None:
+    path = tmp_path / file_name
+    Table.read(NVSS, format="ascii.csv").write(path, format=astropy_format)
+
+    assert_same_sources(read_catalogue(path), read_catalogue(NVSS))
+
+
+def test_fits_cells_of_one_value_and_array_columns_convert_to_plain_columns(
+    tmp_path: Path,
+) -> None:
+    table = Table()
+    table["name"] = np.array(SOURCES["name"], dtype="S24")
+    table["ra_deg"] = SOURCES["ra_deg"].to_numpy()
+    table["dec_deg"] = SOURCES["dec_deg"].to_numpy().reshape(-1, 1)
+    table["stokes_I_Jy"] = MaskedColumn(SOURCES["stokes_I_Jy"].to_numpy())
+    table["spectrum_Jy"] = np.ones((len(SOURCES), 8))
+    path = tmp_path / "catalogue.fits"
+    table.write(path)
+
+    catalogue = read_catalogue(path)
+
+    assert_same_sources(catalogue, SOURCES)
+    assert "spectrum_Jy" not in catalogue.columns
+
+
+def test_a_masked_flux_in_a_fits_catalogue_is_named_by_its_row(
+    tmp_path: Path,
+) -> None:
+    table = Table.from_pandas(SOURCES)
+    table["stokes_I_Jy"] = MaskedColumn(table["stokes_I_Jy"], mask=[False, True, False])
+    path = tmp_path / "catalogue.fits"
+    table.write(path)
+
+    with pytest.raises(SkyModelError, match=r"row 2: stokes_I_Jy is empty"):
+        read_catalogue(path)
+
+
+def test_a_fits_column_of_several_values_per_source_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    table = Table.from_pandas(SOURCES)
+    table["stokes_I_Jy"] = np.ones((len(SOURCES), 2))
+    path = tmp_path / "catalogue.fits"
+    table.write(path)
+
+    with pytest.raises(SkyModelError, match=r"stokes_I_Jy holds 2 values per source"):
+        read_catalogue(path)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "delimiter"),
+    [
+        ("catalogue.tsv", "\t"),
+        ("catalogue.csv", ";"),
+        ("catalogue.psv", "|"),
+        ("catalogue.csv", ", "),
+        ("catalogue.txt", "   "),
+    ],
+)
+def test_text_catalogues_with_other_delimiters_read_the_same_sources(
+    tmp_path: Path, file_name: str, delimiter: str
+) -> None:
+    names = SOURCES["name"].str.replace(" ", "_") if delimiter.isspace() else None
+    expected = SOURCES.assign(name=names) if names is not None else SOURCES
+    rows = [delimiter.join(map(str, row)) for row in expected.itertuples(index=False)]
+    path = tmp_path / file_name
+    path.write_text(
+        "# sources around COSMOS\n"
+        + delimiter.join(expected.columns)
+        + "\n\n# the brightest first\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+    assert_same_sources(read_catalogue(path), expected)
+
+
+def test_a_header_split_by_an_unknown_delimiter_is_refused_with_a_delimiter_hint(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text("name:ra_deg:dec_deg:stokes_I_Jy\nx:150.0:1.7:0.1\n")
+
+    with pytest.raises(SkyModelError) as refused:
+        read_catalogue(path)
+
+    message = str(refused.value)
+    assert str(path) in message
+    assert "lacks the column(s) name, ra_deg, dec_deg, stokes_I_Jy" in message
+    assert "colons" in message and "the delimiter is the likely problem" in message
+    assert "rename them" not in message
+
+
+def test_a_tab_separated_catalogue_without_a_flux_column_is_told_to_rename_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.tsv"
+    path.write_text("name\tra_deg\tdec_deg\tflux\nx\t150.0\t1.7\t0.1\n")
+
+    with pytest.raises(SkyModelError) as refused:
+        read_catalogue(path)
+
+    message = str(refused.value)
+    assert "lacks the column(s) stokes_I_Jy" in message
+    assert "(found name, ra_deg, dec_deg, flux); rename them in the file" in message
+
+
+@pytest.mark.parametrize("file_name", ["cat.csv", "cat.tsv", "cat.fits", "cat.vot"])
+def test_a_binary_file_is_refused_naming_the_file_and_the_formats(
+    tmp_path: Path, file_name: str
+) -> None:
+    path = tmp_path / file_name
+    path.write_bytes(b"\x95\x00\xff" + bytes(range(256)) * 8)
+
+    with pytest.raises(SkyModelError) as refused:
+        read_catalogue(path)
+
+    message = str(refused.value)
+    assert f"catalogue {path} cannot be read" in message
+    for expected in ("FITS binary table", "VOTable", "ECSV", "CSV, TSV"):
+        assert expected in message
+    assert "name, ra_deg, dec_deg, stokes_I_Jy" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"holds no header line"),
+        ("# nothing yet\n\n", r"holds no header line"),
+        (
+            "# two sources\nname,ra_deg,dec_deg,stokes_I_Jy\n\n# the first\n"
+            "a,150.0,1.7,0.1\nb,150.1,1.7,0.1,0.2\n",
+            r"Expected 4 fields in line 6, saw 5",
+        ),
+    ],
+)
+def test_an_unreadable_text_catalogue_is_refused_with_the_formats(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text(text)
+
+    with pytest.raises(SkyModelError, match=message) as refused:
+        read_catalogue(path)
+
+    assert "delimited UTF-8 text" in str(refused.value)
+
+
+def test_bad_rows_are_named_by_their_line_in_the_file_past_comments(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text(
+        "# NVSS around COSMOS\nname,ra_deg,dec_deg,stokes_I_Jy\n\n  # indented\n"
+        "a,150.0,1.7,0.1 # trailing comment\nb,150.1,1.7,lots\n"
+    )
+
+    with pytest.raises(SkyModelError, match=r"line 6: stokes_I_Jy is 'lots'"):
+        read_catalogue(path)
+
+
+def test_a_source_without_a_name_is_refused_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text("name,ra_deg,dec_deg,stokes_I_Jy\na,150.0,1.7,0.1\n,150.1,1.7,1\n")
+
+    with pytest.raises(SkyModelError, match=r"line 3: the source has no name"):
+        read_catalogue(path)

@@ -7,8 +7,12 @@ with an ordinary polynomial, S(f) = I + c0*(f/f0 - 1) + c1*(f/f0 - 1)**2 + ...
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 from astropy.coordinates import Angle, SkyCoord
-from astropy.table import Table
+from astropy.table import Column, Table
 
 from contimg.errors import SkyModelError
 
@@ -96,70 +100,314 @@ FIELD_NAMES = [
 
 CATALOGUE_COLUMNS = ("name", "ra_deg", "dec_deg", "stokes_I_Jy")
 
+CATALOGUE_FORMATS = (
+    "a FITS binary table (.fits, .fit, .fits.gz), a VOTable (.vot, .xml), an ECSV "
+    "table (.ecsv), or delimited UTF-8 text (CSV, TSV: commas, tabs, semicolons, "
+    "vertical bars or whitespace between the columns, # starting a comment)"
+)
+"""The catalogue formats read_catalogue reads, as its messages name them."""
+
+TABLE_SUFFIXES = {
+    "fits": (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"),
+    "votable": (".vot", ".xml", ".votable"),
+    "ascii.ecsv": (".ecsv",),
+}
+"""Astropy's format for the catalogues whose content does not already tell."""
+
+FORMAT_NAMES = {"fits": "a FITS table", "votable": "a VOTable", "ascii.ecsv": "ECSV"}
+
+DELIMITERS = {
+    ",": "commas",
+    "\t": "tabs",
+    ";": "semicolons",
+    "|": "vertical bars",
+    " ": "whitespace",
+}
+"""The delimiters of a text catalogue, in the order they are tried."""
+
+SUSPECT_CHARACTERS = {**DELIMITERS, ":": "colons"}
+"""Characters that, splitting a column name into expected columns, show that the
+delimiter was not found."""
+
 
 def read_catalogue(path: Path) -> pd.DataFrame:
-    """Read a source catalogue (CSV, or VOTable with a .vot/.xml suffix).
+    """Read a source catalogue: a FITS, VOTable or ECSV table, or delimited text.
 
     Expected columns: name, ra_deg, dec_deg, stokes_I_Jy (as in the bundled NVSS
-    extract); fluxes in Jy at the catalogue's frequency.
+    extract); fluxes in Jy at the catalogue's frequency. The format comes from
+    the file's first bytes (FITS, gzipped FITS, XML, ECSV), else from its suffix
+    (TABLE_SUFFIXES), else it is text: the delimiter is the one that splits the
+    header into the expected columns, or else the one csv.Sniffer finds.
     """
     if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
         raise SkyModelError(
-            f"catalogue {path} does not exist; set sky_model.catalogue in the "
-            "config to an existing CSV or VOTable file"
+            f"catalogue {path} {state}; set sky_model.catalogue in the config to an "
+            f"existing file: {CATALOGUE_FORMATS}"
         )
-    if path.suffix.lower() in {".vot", ".xml", ".votable"}:
-        table = Table.read(path, format="votable").to_pandas()
-    else:
-        table = pd.read_csv(path, comment="#")
+    table_format = catalogue_format(path)
+    if table_format == "text":
+        table, lines = read_text_catalogue(path)
 
-    missing = [column for column in CATALOGUE_COLUMNS if column not in table.columns]
-    if missing:
-        raise SkyModelError(
-            f"catalogue {path} lacks the column(s) {', '.join(missing)}; expected "
-            f"the columns {', '.join(CATALOGUE_COLUMNS)} (found "
-            f"{', '.join(map(str, table.columns))}); rename them in the file"
-        )
-    check_catalogue_values(table, path)
+        def where(row: int) -> str:
+            return (
+                f"line {lines[row]}"
+                if len(lines) == len(table)
+                else f"data row {row + 1}"
+            )
+    else:
+        table = read_table_catalogue(path, table_format)
+
+        def where(row: int) -> str:
+            return f"row {row + 1}"
+
+    check_catalogue_columns(table, path)
+    check_catalogue_values(table, path, where)
     return table
 
 
-def check_catalogue_values(table: pd.DataFrame, path: Path) -> None:
-    """Refuse fluxes that are not numbers, positions out of range, repeated names.
+def unreadable(path: Path, reason: str) -> SkyModelError:
+    """The error for a catalogue that no supported format reads."""
+    return SkyModelError(
+        f"catalogue {path} cannot be read: {reason}; expected {CATALOGUE_FORMATS}, "
+        f"with the columns {', '.join(CATALOGUE_COLUMNS)}; convert the file to "
+        "one of these formats, or point sky_model.catalogue at the right file"
+    )
 
-    Rows are named by their line in the file (header on line 1), for CSV.
+
+def catalogue_format(path: Path) -> str:
+    """Astropy's name for the catalogue's table format, or "text"."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(512)
+        if head.startswith(b"\x1f\x8b"):
+            with gzip.open(path) as file:
+                head = file.read(512)
+    except (OSError, EOFError) as error:
+        raise unreadable(path, f"{type(error).__name__}: {error}") from error
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"SIMPLE  ="):
+        return "fits"
+    if start.startswith((b"<?xml", b"<VOTABLE")):
+        return "votable"
+    if start.startswith(b"# %ECSV"):
+        return "ascii.ecsv"
+    name = path.name.lower()
+    for table_format, suffixes in TABLE_SUFFIXES.items():
+        if name.endswith(suffixes):
+            return table_format
+    return "text"
+
+
+def read_table_catalogue(path: Path, table_format: str) -> pd.DataFrame:
+    """A FITS, VOTable or ECSV catalogue read by astropy, as a data frame.
+
+    Byte strings become str; a column of the catalogue's four with one value
+    per row in a multi-dimensional cell is flattened; other multi-dimensional
+    columns, which pandas cannot hold, are dropped. Masked values become NaN
+    (or pandas' NA), which the value checks then refuse.
     """
+    try:
+        table = Table.read(path, format=table_format)
+        table.convert_bytestring_to_unicode()
+    except Exception as error:
+        raise unreadable(
+            path,
+            f"it is not {FORMAT_NAMES[table_format]} that astropy can read "
+            f"({type(error).__name__}: {error})",
+        ) from error
+    for column in list(table.itercols()):
+        if not isinstance(column, Column) or column.ndim <= 1:
+            continue
+        if column.name not in CATALOGUE_COLUMNS:
+            table.remove_column(column.name)
+        elif math.prod(column.shape[1:]) == 1:
+            table.replace_column(column.name, column.reshape(len(table)))
+        else:
+            raise SkyModelError(
+                f"catalogue {path}: the column {column.name} holds "
+                f"{math.prod(column.shape[1:])} values per source (cells of shape "
+                f"{column.shape[1:]}); expected one value per source; write that "
+                "column as one number (or name) per row"
+            )
+    try:
+        return table.to_pandas()
+    except Exception as error:
+        raise unreadable(
+            path,
+            f"its table has columns pandas cannot hold ({type(error).__name__}: "
+            f"{error})",
+        ) from error
+
+
+def read_text_catalogue(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    """A delimited text catalogue, and the file's line number of each row.
+
+    Blank lines and lines that hold only a comment are set aside first, so the
+    line numbers are the file's; pandas reads the rest with the delimiter found.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise unreadable(path, f"{type(error).__name__}: {error}") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise unreadable(
+            path,
+            "it is compressed (gzip); decompress it"
+            if raw.startswith(b"\x1f\x8b")
+            else f"byte 0x{raw[error.start]:02x} at offset {error.start} is neither "
+            "UTF-8 text nor the start of a FITS, VOTable or ECSV table",
+        ) from error
+    if "\x00" in text:
+        raise unreadable(path, "it holds NUL bytes, so it is no text table")
+    kept = [
+        (number, line)
+        for number, line in enumerate(
+            text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1
+        )
+        if line.split("#", 1)[0].strip()
+    ]
+    if not kept:
+        raise unreadable(path, "it holds no header line, only blank or comment lines")
+    header = kept[0][1]
+    delimiter = text_delimiter(header, "\n".join(line for _, line in kept[:20]))
+    try:
+        table = pd.read_csv(
+            io.StringIO("\n".join(line for _, line in kept) + "\n"),
+            comment="#",
+            **(
+                {"sep": r"\s+"}
+                if delimiter == " "
+                else {"sep": delimiter, "skipinitialspace": True}
+            ),
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+
+        def file_line(match: re.Match[str]) -> str:
+            number = int(match.group(1))
+            return f"line {kept[number - 1][0] if 0 < number <= len(kept) else number}"
+
+        said = re.sub(r"line (\d+)", file_line, str(error).strip())
+        raise unreadable(
+            path,
+            f"pandas, reading it as text with {DELIMITERS[delimiter]} between the "
+            f"columns, says: {said}",
+        ) from error
+    table.columns = [str(column).strip() for column in table.columns]
+    return table, [number for number, _ in kept[1:]]
+
+
+def text_delimiter(header: str, sample: str) -> str:
+    """The delimiter of a text catalogue (" " for any run of whitespace).
+
+    The one that splits the header into fields holding the expected columns;
+    failing that, csv.Sniffer's guess from the first lines; failing that, a comma.
+    """
+    for delimiter in DELIMITERS:
+        fields = header.split() if delimiter == " " else header.split(delimiter)
+        if set(CATALOGUE_COLUMNS) <= {field.strip().strip("\"'") for field in fields}:
+            return delimiter
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return ","
+
+
+def check_catalogue_columns(table: pd.DataFrame, path: Path) -> None:
+    """Refuse a catalogue without the expected columns; hint at a wrong delimiter."""
+    missing = [column for column in CATALOGUE_COLUMNS if column not in table.columns]
+    if not missing:
+        return
+    names = [str(column) for column in table.columns]
+    suspects = [
+        description
+        for character, description in SUSPECT_CHARACTERS.items()
+        if any(
+            len(fields) > 1 and set(fields) & set(CATALOGUE_COLUMNS)
+            for fields in (
+                name.split() if character == " " else name.split(character)
+                for name in names
+            )
+        )
+    ]
+    advice = (
+        f"the header holds {' and '.join(suspects)} inside what was read as one "
+        "column name, so the delimiter is the "
+        "likely problem: separate the columns with commas, tabs, semicolons, "
+        "vertical bars or whitespace, the same on every line"
+        if suspects
+        else "rename them in the file"
+    )
+    found = ", ".join(name if name.isprintable() else repr(name) for name in names)
+    raise SkyModelError(
+        f"catalogue {path} lacks the column(s) {', '.join(missing)}; expected "
+        f"the columns {', '.join(CATALOGUE_COLUMNS)} (found {found}); {advice}"
+    )
+
+
+def check_catalogue_values(
+    table: pd.DataFrame, path: Path, where: Callable[[int], str] | None = None
+) -> None:
+    """Refuse fluxes that are not numbers, positions out of range, missing or
+    repeated names.
+
+    where names a row (0 for the first row of data) in the messages; by default
+    by its line in a CSV file without comments (header on line 1).
+    """
+    if where is None:
+
+        def where(row: int) -> str:
+            return f"line {row + 2}"
+
     for column, low, high in (
         ("stokes_I_Jy", -np.inf, np.inf),
         ("ra_deg", 0.0, 360.0),
         ("dec_deg", -90.0, 90.0),
     ):
-        values = pd.to_numeric(table[column], errors="coerce")
+        values = pd.to_numeric(table[column], errors="coerce").astype(float)
         bad = ~np.isfinite(values) | (values < low) | (values > high)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise SkyModelError(
-                f"catalogue {path}, line {row + 2}: {column} is "
-                f"{table[column].iloc[row]!r}; expected a number"
+                f"catalogue {path}, {where(row)}: {column} is "
+                f"{shown(table[column].iloc[row])}; expected a number"
                 + (f" from {low:g} to {high:g}" if np.isfinite(low) else "")
                 + "; correct or remove that row"
             )
+    blank = table["name"].isna() | (table["name"].astype(str).str.strip() == "")
+    unnamed = np.flatnonzero(blank.to_numpy(dtype=bool))
+    if len(unnamed):
+        raise SkyModelError(
+            f"catalogue {path}, {where(int(unnamed[0]))}: the source has no name; "
+            "WSClean needs a unique name for every source: name it or remove that row"
+        )
     names = table["name"].astype(str)
     with_comma = np.flatnonzero(names.str.contains(",").to_numpy())
     if len(with_comma):
         row = int(with_comma[0])
         raise SkyModelError(
-            f"catalogue {path}, line {row + 2}: the source name {names.iloc[row]!r} "
+            f"catalogue {path}, {where(row)}: the source name {names.iloc[row]!r} "
             "holds a comma, which ends a field of a WSClean sky model; rename it"
         )
     repeated = table["name"][table["name"].duplicated()]
     if len(repeated):
         name = repeated.iloc[0]
-        line = int(np.flatnonzero(table["name"].to_numpy() == name)[1]) + 2
+        row = int(np.flatnonzero(table["name"].to_numpy() == name)[1])
         raise SkyModelError(
             f"catalogue {path}: the source name {name!r} appears more than once "
-            f"(line {line}); WSClean needs unique names: rename or drop the repeat"
+            f"({where(row)}); WSClean needs unique names: rename or drop the repeat"
         )
+
+
+def shown(value: object) -> str:
+    """A catalogue value as a message shows it: 'lots', 400.0, or empty."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "empty"
+    return repr(value)
 
 
 def select_components(catalogue: pd.DataFrame, selection: Selection) -> list[Component]:
