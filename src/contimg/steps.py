@@ -382,21 +382,23 @@ def check_clean_space(
 
 def write_example_measurement_set(
     output: Path,
+    record: Path,
     stations: Path,
     catalogue: Path,
     example_config: Mapping[str, object],
-    selection_config: Mapping[str, object],
 ) -> None:
     """The bundled example: a simulated DSA-110 transit whose DATA hold the catalogue.
 
-    The simulated sky is the catalogue selected as the sky_model step selects it,
-    around the example's phase centre, so imaging DATA shows the same sources.
+    The simulated sky is the catalogue's sources selected by the example's own
+    keys (radius, flux cut, spectrum) around its phase centre. `record`, written
+    last, says what the set holds; the set's steps depend on it, so a rewritten
+    set reruns them (the set itself is an ancient() input of theirs).
     """
     from contimg.config import example_centre, sky_model_selection
     from contimg.example import ExampleSettings, write_dsa110_measurement_set
 
     centre = example_centre(example_config)
-    selection = sky_model_selection(selection_config, centre)
+    selection = sky_model_selection(example_config, centre)
     components = skymodel.select_components(
         skymodel.read_catalogue(catalogue), selection
     )
@@ -415,3 +417,12 @@ def write_example_measurement_set(
         time.monotonic() - started,
         len(components),
     )
+    facts = {
+        "measurement_set": str(output.absolute()),
+        "written": provenance.now(),
+        "settings": dict(example_config),
+        "sources_in_data": len(components),
+    }
+    partial = record.with_name(f".{record.name}.partial")
+    partial.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    partial.replace(record)

@@ -40,7 +40,8 @@ def base_config() -> dict[str, Any]:
     config["sky_model"]["catalogue"] = str(
         REPOSITORY / config["sky_model"]["catalogue"]
     )
-    config["example"]["stations"] = str(REPOSITORY / config["example"]["stations"])
+    for key in ("stations", "catalogue"):
+        config["example"][key] = str(REPOSITORY / config["example"][key])
     config["measurement_sets"] = "measurement_sets.tsv"
     return config
 

@@ -36,6 +36,22 @@ def get_measurement_set(wildcards):
     return ancient(MEASUREMENT_SETS[wildcards.ms])
 
 
+# What the example rule writes beside the example's set once the set is whole.
+EXAMPLE_RECORD = config["example"]["measurement_set"].rstrip("/") + ".example.json"
+
+
+def get_example_record(wildcards):
+    """The example's record, for the example's set only (else nothing).
+
+    The set is an ancient() input, and Snakemake does not rerun the consumers
+    of an ancient() input when its producer reruns; this ordinary input does.
+    """
+    path = MEASUREMENT_SETS[wildcards.ms]
+    if Path(path).absolute() == Path(config["example"]["measurement_set"]).absolute():
+        return [EXAMPLE_RECORD]
+    return []
+
+
 def get_final_outputs():
     """Every Measurement Set's cleaned images, quick-looks and source fluxes, and
     the check of their MODEL_DATA when verify.enabled is set."""

@@ -6,13 +6,14 @@ localrules:
 rule example_measurement_set:
     input:
         stations=config["example"]["stations"],
-        catalogue=config["sky_model"]["catalogue"],
+        catalogue=config["example"]["catalogue"],
     output:
         measurement_set=directory(config["example"]["measurement_set"]),
+        # Written last; the set's steps depend on it (see get_example_record).
+        record=EXAMPLE_RECORD,
     log:
         "logs/example_measurement_set.log",
     params:
         example=config["example"],
-        selection=config["sky_model"],
     script:
         "../scripts/example_measurement_set.py"

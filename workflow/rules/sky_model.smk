@@ -2,6 +2,7 @@ rule sky_model:
     input:
         catalogue=config["sky_model"]["catalogue"],
         measurement_set=get_measurement_set,
+        example=get_example_record,
     output:
         sky_model=f"{RESULTS}/{{ms}}/sky_model.txt",
     log:

@@ -10,9 +10,9 @@ logs.configure(Path(snakemake.log[0]))
 run_step(
     lambda: write_example_measurement_set(
         output=Path(snakemake.output.measurement_set),
+        record=Path(snakemake.output.record),
         stations=Path(snakemake.input.stations),
         catalogue=Path(snakemake.input.catalogue),
         example_config=snakemake.params.example,
-        selection_config=snakemake.params.selection,
     )
 )
