@@ -119,6 +119,7 @@ def run_wsclean(
         finished=provenance.now(),
         usage=tuple(usage),
         runtime=worker.runtime,
+        staging=str(staging.absolute()),
     )
 
 
@@ -291,8 +292,12 @@ def predict(
     staging = staged_step(context)
     name = staging / "model"
     # -predict reads NAME-model.fits, or NAME-000g-model.fits per channel group.
-    for group, image in enumerate(model_images):
-        shutil.copyfile(image, model_image_name(name, group, options.channels_out))
+    staged = [
+        (image, model_image_name(name, group, options.channels_out))
+        for group, image in enumerate(model_images)
+    ]
+    for image, staged_as in staged:
+        shutil.copyfile(image, staged_as)
 
     try:
         execution = run_wsclean(
@@ -310,6 +315,7 @@ def predict(
         options,
         [*model_images, measurement_set_path],
         [measurement_set_path],
+        staged=staged,
     )
 
 

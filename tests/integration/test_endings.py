@@ -47,6 +47,7 @@ VLA_CHANGES = {
     "clean": {"size": 256, "scale_arcsec": 0.4, "niter": 1000, "auto_threshold": 3.0},
 }
 TEST_USER = "contimg-test"
+CONTIMG = str(Path(os.sys.executable).with_name("contimg"))
 
 
 def vla_workdir(workdir: Path, **changes: object) -> Path:
@@ -206,6 +207,7 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
 
     import numpy as np
     from astropy.io import fits
+    from casacore.tables import table as casacore_table
 
     from contimg.provenance import find_record, reproduction
 
@@ -230,6 +232,41 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
     assert cleaned["options"]["niter"] == 1000
     assert str(image) in cleaned["outputs"]
 
+    # predict: its script, as `contimg reproduce` prints it, stages the model
+    # images, rewrites MODEL_DATA as the step did, and leaves no staging behind.
+    staging = workdir / "scratch" / "staging"
+    assert not list(staging.iterdir())
+    measurement_set = workdir / VLA_SET
+    with casacore_table(str(measurement_set), readonly=False, ack=False) as main:
+        data_before = main.getcol("DATA")
+        model_before = main.getcol("MODEL_DATA")
+        main.putcol("MODEL_DATA", np.zeros_like(model_before))
+    assert np.abs(model_before).max() > 0
+    (staged,) = predicted["staged"]  # one channel group: NAME-model.fits
+    assert staged["source"] == predicted["inputs"][0]["path"]
+    assert staged["staged_as"] == f"{predicted['staging']}/model-model.fits"
+    printed = subprocess.run(
+        [CONTIMG, "reproduce", str(results / "predict.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert printed.stdout.strip() == reproduction(predicted)
+    assert "cp -- " in printed.stdout
+    script = tmp_path / "reproduce predict.sh"
+    script.write_text(printed.stdout)
+    repredicted = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=False
+    )
+    assert repredicted.returncode == 0, repredicted.stderr[-2000:]
+    with casacore_table(str(measurement_set), ack=False) as main:
+        assert np.array_equal(main.getcol("DATA"), data_before)
+        model_after = main.getcol("MODEL_DATA")
+    scale = np.abs(model_before).max()
+    assert np.allclose(model_after, model_before, rtol=0, atol=1e-6 * scale)
+    assert not list(staging.iterdir())
+
     remade = subprocess.run(
         ["bash", "-c", reproduction(cleaned)], capture_output=True, text=True
     )
@@ -239,6 +276,9 @@ def test_provenance_records_say_what_made_each_product_and_remake_it(
     again = fits.getdata(f"{name}-image.fits")
     original = fits.getdata(image)
     assert np.allclose(again, original, rtol=0, atol=1e-5 * np.abs(original).max())
+    # The remade products stay in the staging folder, WSClean's temp-dir does not.
+    assert list(staging.iterdir()) == [Path(name).parent]
+    assert not (Path(name).parent / "tmp").exists()
 
 
 def planned_rules(dry_run_output: str) -> set[str]:
