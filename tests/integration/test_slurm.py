@@ -49,6 +49,8 @@ pytestmark = pytest.mark.integration
 PROFILE = str(REPOSITORY / "workflow/profiles/slurm")
 COMPLETION_LOG = Path("/var/log/slurm/jobcomp.log")
 IDLE_TIMEOUT_S = 10
+KILL_WAIT_S = 10
+"""scripts/start-slurm's KillWait: SIGTERM to SIGKILL for a cancelled job."""
 MEM_MB = 3000
 SETS = {
     "cosmos": "resources/example/dsa110_cosmos.ms",
@@ -255,6 +257,9 @@ def test_one_slurm_job_per_measurement_set_ran_and_completed(
 
     assert len(records) == len(SETS), records
     assert {record["JobState"] for record in records} == {"COMPLETED"}
+    # The time limit is the sum of the steps' runtimes in the profile
+    # (sky_model 10, draw_model 10, predict 30, clean 60, summary 10 minutes).
+    assert {record["TimeLimit"] for record in records} == {"120"}, records
     assert set(slurm_run.queue.seen) == {record["JobId"] for record in records}
     # With one thread each, both sets' group jobs ran on the node at once.
     assert slurm_run.queue.most_running == len(SETS)
@@ -318,6 +323,7 @@ def test_sigterm_cancels_the_runs_slurm_jobs_and_stops_wsclean_on_the_node(
         env=environment, start_new_session=True,
     )  # fmt: skip
     worker = wait_for_clean(docker_client, workdir)
+    assert job_processes(workdir), "the job's Snakemake processes are not found"
 
     run.send_signal(signal.SIGTERM)
     output, _ = run.communicate(timeout=60)
@@ -330,4 +336,22 @@ def test_sigterm_cancels_the_runs_slurm_jobs_and_stops_wsclean_on_the_node(
         if record["JobId"] not in slurm_run.queue.seen
     }
     assert states and set(states.values()) == {"CANCELLED"}, states
+    # Every process of the cancelled jobs ends, even one that hangs on SIGTERM
+    # (SLURM kills the job's process group after KillWait).
+    wait_until(lambda: not job_processes(workdir), KILL_WAIT_S + 30)
     wait_until(lambda: not run_workers(docker_client, workdir), IDLE_TIMEOUT_S + 30)
+
+
+def job_processes(workdir: Path) -> list[str]:
+    """Command lines of the Snakemake processes SLURM started for workdir's jobs."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = status.read_bytes().split(b"\0")
+            cwd = os.readlink(status.parent / "cwd")
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+        command = b" ".join(arguments).decode(errors="replace")
+        if "slurm-jobstep" in command and cwd == str(workdir):
+            found.append(command[:200])
+    return found
