@@ -110,6 +110,15 @@ def test_the_measurement_set_table_needs_both_columns(tmp_path: Path) -> None:
         settings.read_measurement_sets(table, tmp_path)
 
 
+@pytest.mark.parametrize("text", ["name\tpath\n", "name\tpath\n# none yet\n"])
+def test_a_table_without_sets_is_refused(tmp_path: Path, text: str) -> None:
+    table = tmp_path / "sets.tsv"
+    table.write_text(text)
+
+    with pytest.raises(ConfigError, match=f"table {table} lists no Measurement Set"):
+        settings.read_measurement_sets(table, tmp_path)
+
+
 def test_the_same_set_under_two_names_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a.ms").mkdir()
     table = tmp_path / "sets.tsv"

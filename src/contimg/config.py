@@ -155,6 +155,11 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
             f"measurement_sets table {table_path} lacks the column(s) "
             f"{', '.join(sorted(missing))}; expected tab-separated columns name, path"
         )
+    if table.empty:
+        raise ConfigError(
+            f"measurement_sets table {table_path} lists no Measurement Set; add a "
+            "line per set (name, a tab, its path) below the header"
+        )
     duplicated = sorted(set(table["name"][table["name"].duplicated()]))
     if duplicated:
         raise ConfigError(

@@ -45,7 +45,7 @@ def start_run_worker(
     """
     runtime = open_runtime(settings)
     identity = RunIdentity.current(run_id_from_environment())
-    check_roots(settings)
+    check_roots(settings.roots)
     check_lock(image_lock, settings.image, runtime.image_id(settings.image))
     runtime.reap_dead_workers(identity)
     runtime.ensure_worker(identity)
@@ -59,9 +59,9 @@ def start_run_worker(
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
 
 
-def check_roots(settings: WorkerSettings) -> None:
+def check_roots(roots: tuple[Path, ...]) -> None:
     """Refuse a mount that does not exist: a typo must not become a new folder."""
-    missing = [str(root) for root in settings.roots if not root.is_dir()]
+    missing = [str(root) for root in roots if not root.is_dir()]
     if missing:
         raise ContimgError(
             f"the data root(s) {', '.join(missing)} do not exist; check roots in "
@@ -192,6 +192,9 @@ def check_measurement_sets(
     Sets that do not exist yet (the example, made by the workflow) are checked
     by each step instead. MODEL_DATA is made by predict, so it is not required.
     """
+    # A mistyped root first: otherwise a set under the intended folder is
+    # reported as outside the mounts, which points at the wrong fix.
+    check_roots(roots)
     column = str(config["clean"]["data_column"])
     for path in sets.values():
         if not path.exists():

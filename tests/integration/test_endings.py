@@ -188,15 +188,22 @@ def test_the_real_vla_set_images_and_every_file_belongs_to_the_user(
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.parametrize("inputs", [["data", "dtaa"], ["dtaa"]])
 def test_a_mistyped_input_root_is_refused_not_created(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    docker_client: docker.DockerClient,
+    worker_image: str,
+    tmp_path: Path,
+    inputs: list[str],
 ) -> None:
-    workdir = vla_workdir(tmp_path / "run", roots={"inputs": ["data", "dtaa"]})
+    """Also when it is the only one, and the set lies under the intended root."""
+    workdir = vla_workdir(tmp_path / "run", roots={"inputs": inputs})
 
     result = snakemake(workdir, "--cores", "2")
 
+    said = result.stdout + result.stderr
     assert result.returncode != 0
-    assert f"{workdir / 'dtaa'} do not exist" in result.stdout + result.stderr
+    assert f"{workdir / 'dtaa'} do not exist" in said, tail(result)
+    assert "is not under any directory" not in said
     assert not (workdir / "dtaa").exists()
 
 

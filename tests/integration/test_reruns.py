@@ -74,3 +74,13 @@ def test_changing_the_examples_sky_rewrites_the_set_and_reruns_its_steps(
     assert planned_jobs(plan) == expected | example | {("all", "")}, plan.stdout[
         -3000:
     ]
+
+
+def test_changing_the_padding_reruns_predict_and_what_follows_not_the_drawing(
+    example_run: ExampleRun, tmp_path: Path
+) -> None:
+    plan = dry_run_with(example_run, tmp_path, {"model_image": {"padding": 1.5}})
+
+    steps = {"predict", "clean", "summary"}
+    expected = {(step, name) for step in steps for name in EXAMPLE_SETS}
+    assert planned_jobs(plan) == expected | {("all", "")}, plan.stdout[-3000:]

@@ -16,7 +16,8 @@ rule draw_model:
     resources:
         mem_mb=config["wsclean"]["mem_mb"],
     params:
-        model_image=config["model_image"],
+        # padding is predict's alone: changing it reruns predict, not this.
+        model_image={k: v for k, v in config["model_image"].items() if k != "padding"},
         image=config["worker"]["image"],
         image_id=IMAGE_ID,
         container_usage="benchmarks/{ms}/draw_model.container.json",
