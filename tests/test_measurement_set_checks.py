@@ -90,6 +90,7 @@ def test_a_pixel_scale_too_coarse_for_the_longest_baseline_is_refused(
     with pytest.raises(MeasurementSetError, match="too coarse") as raised:
         check_sampling(summary, 3600.0, "clean.scale_arcsec")
     assert "clean.scale_arcsec is 3600 arcsec" in str(raised.value)
+    assert "set clean.scale_arcsec to " in str(raised.value)
 
 
 def test_an_unknown_column_names_the_columns_there_are(small_set: Path) -> None:

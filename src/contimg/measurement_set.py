@@ -235,6 +235,6 @@ def check_sampling(
             f"{what} is {scale_arcsec:g} arcsec, too coarse for Measurement Set "
             f"{summary.path}: its longest baseline ({summary.longest_baseline_m:.0f} "
             f"m at {highest_hz / 1e6:.1f} MHz) needs pixels of at most "
-            f"{nyquist_arcsec:.2f} arcsec, or the image cannot represent it; use "
-            f"{nyquist_arcsec / 2:.2f} arcsec or less"
+            f"{nyquist_arcsec:.2f} arcsec (half the finest fringe), or the image "
+            f"cannot represent it; set {what} to {nyquist_arcsec:.2f} or less"
         )
