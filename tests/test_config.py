@@ -119,6 +119,20 @@ def test_a_table_without_sets_is_refused(tmp_path: Path, text: str) -> None:
         settings.read_measurement_sets(table, tmp_path)
 
 
+def test_a_listed_set_that_is_missing_is_refused_unless_it_is_the_example(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "there.ms").mkdir()
+    table = tmp_path / "sets.tsv"
+    sets = {"there": "there.ms", "example": "made/by/workflow.ms"}
+    settings.check_listed_sets_exist(sets, table, tmp_path, "made/by/workflow.ms")
+
+    with pytest.raises(ConfigError, match=r"lists 'gone' at .*gone\.ms, which does"):
+        settings.check_listed_sets_exist(
+            {**sets, "gone": "gone.ms"}, table, tmp_path, "made/by/workflow.ms"
+        )
+
+
 def test_the_same_set_under_two_names_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a.ms").mkdir()
     table = tmp_path / "sets.tsv"

@@ -185,6 +185,23 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
     return dict(zip(table["name"], table["path"], strict=True))
 
 
+def check_listed_sets_exist(
+    sets: dict[str, str], table_path: Path, workdir: Path, example: str | None
+) -> None:
+    """Refuse a listed set that is missing, unless it is the example's (which
+    the workflow writes); before planning, so that no step is planned for it."""
+    example_path = absolute(example, workdir) if example else None
+    for name, path in sets.items():
+        full = absolute(path, workdir)
+        if full == example_path or full.exists():
+            continue
+        raise ConfigError(
+            f"measurement_sets table {table_path} lists {name!r} at {full}, which "
+            "does not exist; correct its path in the table (relative paths are "
+            f"taken from {workdir}), or remove its line"
+        )
+
+
 def prepare_roots(config: Config, workdir: Path) -> None:
     """Create the results and scratch roots, and the folder of the example set.
 

@@ -183,10 +183,12 @@ def slurm_run(
             "wsclean": {"threads": 1, "mem_mb": MEM_MB},
         },
     )
-    write_workdir(workdir, config, SETS)
+    # The table lists the copy once it exists: a listed set must exist.
+    write_workdir(workdir, config, {"cosmos": SETS["cosmos"]})
     made = snakemake(workdir, "--cores", "2", SETS["cosmos"])
     assert made.returncode == 0, tail(made)
     shutil.copytree(workdir / SETS["cosmos"], workdir / SETS["cosmos_copy"])
+    write_workdir(workdir, config, SETS)
 
     no_engine = {"DOCKER_HOST": f"unix://{workdir}/no-such-engine.sock"}
     with WorkerWatch(docker_client, workdir) as dry_workers:

@@ -20,6 +20,12 @@ RESULTS = config["roots"]["results"]
 MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
+settings.check_listed_sets_exist(
+    MEASUREMENT_SETS,
+    Path(config["measurement_sets"]),
+    WORKDIR,
+    config.get("example", {}).get("measurement_set"),
+)
 MODEL_CHANNELS = config["model_image"]["channels_out"]
 # The content id of the worker image, from the lock file (never the engine):
 # a rebuilt or re-pulled image reruns every WSClean step once it is locked.
