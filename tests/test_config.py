@@ -125,11 +125,12 @@ def test_a_listed_set_that_is_missing_is_refused_unless_it_is_the_example(
     (tmp_path / "there.ms").mkdir()
     table = tmp_path / "sets.tsv"
     sets = {"there": "there.ms", "example": "made/by/workflow.ms"}
-    settings.check_listed_sets_exist(sets, table, tmp_path, "made/by/workflow.ms")
+    config = {"example": {"measurement_set": "made/by/workflow.ms"}}
+    settings.check_listed_sets_exist(sets, table, tmp_path, config)
 
     with pytest.raises(ConfigError, match=r"lists 'gone' at .*gone\.ms, which does"):
         settings.check_listed_sets_exist(
-            {**sets, "gone": "gone.ms"}, table, tmp_path, "made/by/workflow.ms"
+            {**sets, "gone": "gone.ms"}, table, tmp_path, config
         )
 
 

@@ -185,15 +185,22 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
     return dict(zip(table["name"], table["path"], strict=True))
 
 
+def is_example_set(path: str | Path, config: Config, workdir: Path) -> bool:
+    """Whether a set's path is the example's, which the workflow writes."""
+    example = config.get("example", {}).get("measurement_set")
+    return example is not None and absolute(path, workdir) == absolute(
+        example, workdir
+    )
+
+
 def check_listed_sets_exist(
-    sets: dict[str, str], table_path: Path, workdir: Path, example: str | None
+    sets: dict[str, str], table_path: Path, workdir: Path, config: Config
 ) -> None:
     """Refuse a listed set that is missing, unless it is the example's (which
     the workflow writes); before planning, so that no step is planned for it."""
-    example_path = absolute(example, workdir) if example else None
     for name, path in sets.items():
         full = absolute(path, workdir)
-        if full == example_path or full.exists():
+        if full.exists() or is_example_set(path, config, workdir):
             continue
         raise ConfigError(
             f"measurement_sets table {table_path} lists {name!r} at {full}, which "

@@ -22,7 +22,7 @@ import docker
 import docker.errors
 
 from contimg.errors import WorkerImageError
-from contimg.provenance import now
+from contimg.provenance import now, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,7 @@ def engine_image_id(client: docker.DockerClient, image: str) -> str:
 def write_lock(path: Path, image: str, image_id: str) -> None:
     """Record image_id as the content of image, whole or not at all."""
     previous = read_lock(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    record = {"image": image, "id": image_id, "locked": now()}
-    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_json(path, {"image": image, "id": image_id, "locked": now()})
     if previous and previous.get("id") != image_id:
         logger.info(
             "%s: %s was %s, now %s; every WSClean step will run again",

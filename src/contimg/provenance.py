@@ -84,6 +84,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def write_json(path: Path, content: object) -> None:
+    """Write content to path as indented JSON, whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
 def write_record(
     path: Path,
     step: str,
@@ -110,10 +118,7 @@ def write_record(
             for source, name in staged
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_json(path, record)
 
 
 def find_record(product: Path) -> dict[str, Any]:

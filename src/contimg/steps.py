@@ -7,7 +7,6 @@ products into place only when every expected file exists.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -143,10 +142,7 @@ def write_usage(
         "peak_rss_mb": max((i.peak_rss_mb for i in known), default=None),
         "wall_s": round(sum(i.wall_s for i in known), 2),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    provenance.write_json(path, record)
 
 
 def log_sink(log: TextIO | None) -> Callable[[str], None]:
@@ -429,6 +425,4 @@ def write_example_measurement_set(
         "settings": dict(example_config),
         "sources_in_data": len(components),
     }
-    partial = record.with_name(f".{record.name}.partial")
-    partial.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-    partial.replace(record)
+    provenance.write_json(record, facts)

@@ -24,7 +24,7 @@ settings.check_listed_sets_exist(
     MEASUREMENT_SETS,
     Path(config["measurement_sets"]),
     WORKDIR,
-    config.get("example", {}).get("measurement_set"),
+    config,
 )
 MODEL_CHANNELS = config["model_image"]["channels_out"]
 # The content id of the worker image, from the lock file (never the engine):
@@ -52,8 +52,7 @@ def get_example_record(wildcards):
     The set is an ancient() input, and Snakemake does not rerun the consumers
     of an ancient() input when its producer reruns; this ordinary input does.
     """
-    path = MEASUREMENT_SETS[wildcards.ms]
-    if Path(path).absolute() == Path(config["example"]["measurement_set"]).absolute():
+    if settings.is_example_set(MEASUREMENT_SETS[wildcards.ms], config, WORKDIR):
         return [EXAMPLE_RECORD]
     return []
 
