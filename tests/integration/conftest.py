@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import docker
 import pytest
 
-from tests.integration.pipeline import ExampleRun, run_example
+from tests.integration.pipeline import Background, ExampleRun, run_example
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +18,11 @@ def example_run(
 ) -> ExampleRun:
     """The example pipeline, run once per session for every test that reads it."""
     return run_example(docker_client, tmp_path_factory.mktemp("example"))
+
+
+@pytest.fixture
+def background() -> Iterator[Background]:
+    """Start snakemake in the background; anything left running is killed after."""
+    started = Background()
+    yield started
+    started.kill_all()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -130,6 +132,57 @@ def snakemake(
     )
 
 
+class Background:
+    """Snakemakes started in their own session, as a terminal would start them.
+
+    Each one's output goes to a file, never to a pipe nobody reads (a full pipe
+    would stall the run). Whatever is still running at a test's end is killed
+    with its whole session (see the `background` fixture), so that one failing
+    test cannot leave a long clean loading the machine under the next.
+    """
+
+    def __init__(self) -> None:
+        self.outputs: dict[int, Path] = {}
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def start(
+        self, workdir: Path, *arguments: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """Start snakemake in workdir with the workdir's config."""
+        lock_worker_image(workdir, None)  # as snakemake() does: the start checks it
+        environment = {**os.environ, **(env or {})}
+        environment.pop("CONTIMG_RUN_ID", None)
+        output = workdir.with_name(f"{workdir.name}.snakemake-{len(self.outputs)}.out")
+        with output.open("w") as sink:
+            process = subprocess.Popen(
+                [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
+                 "--directory", str(workdir),
+                 "--configfile", str(workdir / "config.yaml"), *arguments],
+                stdout=sink, stderr=subprocess.STDOUT, text=True,
+                env=environment, start_new_session=True,
+            )  # fmt: skip
+        self.outputs[process.pid] = output
+        self.processes.append(process)
+        return process
+
+    def output(self, process: subprocess.Popen[str]) -> str:
+        """What the process has printed so far."""
+        return self.outputs[process.pid].read_text(errors="replace")
+
+    def finish(self, process: subprocess.Popen[str], timeout: float) -> str:
+        """Wait for the process to end; everything it printed."""
+        process.wait(timeout=timeout)
+        return self.output(process)
+
+    def kill_all(self) -> None:
+        """Kill every session still running, with all of its processes."""
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=60)
+
+
 class Watch:
     """Calls `look` in a background thread every `interval_s` while a run goes
     on: `with SomeWatch(...) as watch: run()`, then read what it recorded."""
@@ -238,8 +291,7 @@ def run_example(client: docker.DockerClient, workdir: Path) -> ExampleRun:
     )
     write_workdir(workdir, config, EXAMPLE_SETS)
     before = {
-        name: data_column_digest(workdir / path)
-        for name, path in EXAMPLE_SETS.items()
+        name: data_column_digest(workdir / path) for name, path in EXAMPLE_SETS.items()
     }
 
     with WorkerWatch(client, workdir) as watch:

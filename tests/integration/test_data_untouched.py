@@ -12,6 +12,7 @@ import pytest
 from casacore.tables import table
 
 from tests.integration.pipeline import (
+    Background,
     base_config,
     merged,
     snakemake,
@@ -21,7 +22,6 @@ from tests.integration.pipeline import (
 from tests.integration.test_endings import VLA_SET, vla_workdir
 from tests.integration.test_faults import (
     run_workers,
-    start,
     wait_until,
     wsclean_processes,
 )
@@ -50,7 +50,10 @@ def test_a_failing_clean_leaves_data_bit_identical(
 
 
 def test_an_interrupted_predict_leaves_data_identical_and_the_set_readable(
-    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+    docker_client: docker.DockerClient,
+    worker_image: str,
+    tmp_path: Path,
+    background: Background,
 ) -> None:
     workdir = tmp_path / "run"
     example = "resources/example/dsa110_cosmos.ms"
@@ -60,7 +63,7 @@ def test_an_interrupted_predict_leaves_data_identical_and_the_set_readable(
     assert made.returncode == 0, tail(made)
     before = data_digest(workdir / example)
 
-    process = start(workdir)
+    process = background.start(workdir, "--cores", "2")
 
     def predicting() -> bool:
         return any(
@@ -71,7 +74,7 @@ def test_an_interrupted_predict_leaves_data_identical_and_the_set_readable(
 
     wait_until(predicting, 120)
     os.killpg(process.pid, signal.SIGINT)
-    process.communicate(timeout=120)
+    background.finish(process, timeout=120)
 
     assert not (workdir / "results" / "cosmos" / "predict.json").exists()
     assert data_digest(workdir / example) == before

@@ -21,13 +21,7 @@ import pytest
 from docker.models.containers import Container
 
 from contimg.engine import EngineClient
-from tests.integration.pipeline import (
-    REPOSITORY,
-    SNAKEMAKE,
-    lock_worker_image,
-    snakemake,
-    tail,
-)
+from tests.integration.pipeline import Background, snakemake, tail
 from tests.integration.test_endings import vla_workdir
 
 pytestmark = pytest.mark.integration
@@ -42,19 +36,6 @@ LONG_CLEAN = {
     "extra": ["-nmiter", "1000"],
 }
 CLEAN_PRODUCTS = ("image", "residual", "model", "psf")
-
-
-def start(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
-    """Start snakemake in its own session, as a terminal would run it."""
-    lock_worker_image(workdir, None)  # as snakemake() does: the start checks it
-    environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
-    return subprocess.Popen(
-        [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--cores", "2", *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=environment, start_new_session=True,
-    )  # fmt: skip
 
 
 def run_workers(client: EngineClient, workdir: Path) -> list[Container]:
@@ -89,8 +70,15 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> float:
     pytest.fail(f"condition not met within {timeout_s} s")
 
 
-def wait_for_clean(client: EngineClient, workdir: Path) -> Container:
-    """The run's worker, once the clean step's WSClean runs in it."""
+def wait_for_clean(
+    client: EngineClient,
+    workdir: Path,
+    background: Background,
+    process: subprocess.Popen[str],
+    timeout_s: float = 180,
+) -> Container:
+    """The run's worker, once the clean step's WSClean runs in it; fails with
+    the run's output if the run ends or the clean does not start in time."""
     found: list[Container] = []
 
     def cleaning() -> bool:
@@ -98,10 +86,23 @@ def wait_for_clean(client: EngineClient, workdir: Path) -> Container:
             if any("-data-column" in line for line in wsclean_processes(worker)):
                 found.append(worker)
                 return True
+        if process.poll() is not None:
+            pytest.fail(
+                f"the run ended ({process.returncode}) before its clean started:\n"
+                + background.output(process)[-3000:]
+            )
         return False
 
-    wait_until(cleaning, 180)
-    return found[0]
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if cleaning():
+            return found[0]
+        time.sleep(0.1)
+    states = [(w.name, w.status) for w in run_workers(client, workdir)]
+    pytest.fail(
+        f"no clean running after {timeout_s} s; workers {states}; the run printed:\n"
+        + background.output(process)[-3000:]
+    )
 
 
 @pytest.fixture
@@ -129,14 +130,15 @@ def clean_outputs(workdir: Path) -> list[Path]:
 def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
     engine: EngineClient,
     long_run: Path,
+    background: Background,
     interrupt: Callable[[subprocess.Popen[str]], None],
 ) -> None:
-    process = start(long_run)
-    worker = wait_for_clean(engine, long_run)
+    process = background.start(long_run, "--cores", "2")
+    worker = wait_for_clean(engine, long_run, background, process)
 
     interrupt(process)
     stopped_after = wait_until(lambda: not wsclean_processes(worker), 5)
-    output, _ = process.communicate(timeout=120)
+    output = background.finish(process, timeout=120)
 
     print(f"WSClean gone from the worker {stopped_after:.1f} s after the interrupt")
     assert process.returncode != 0
@@ -149,7 +151,7 @@ def test_an_interrupted_run_stops_wsclean_inside_and_reruns(
 
 
 def start_cleaning_with_short_idle_time(
-    client: EngineClient, tmp_path: Path
+    client: EngineClient, tmp_path: Path, background: Background
 ) -> tuple[Path, subprocess.Popen[str]]:
     """A run with a 5 s idle time, once its long clean is under way."""
     workdir = vla_workdir(
@@ -157,22 +159,24 @@ def start_cleaning_with_short_idle_time(
         clean=LONG_CLEAN,
         worker={"idle_timeout_s": 5, "runtime": client.runtime},
     )
-    process = start(workdir)
-    wait_for_clean(client, workdir)
+    process = background.start(workdir, "--cores", "2")
+    wait_for_clean(client, workdir, background, process)
     return workdir, process
 
 
 def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
-    engine: EngineClient, tmp_path: Path
+    engine: EngineClient, tmp_path: Path, background: Background
 ) -> None:
-    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path)
+    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path, background)
 
     # Like the end of a batch job: every process of the session is killed.
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
+    # The engine stops the command once it sees the exec's connection closed;
+    # on a loaded machine that can take a few seconds.
     stopped_after = wait_until(
         lambda: all(not wsclean_processes(w) for w in run_workers(engine, workdir)),
-        5,
+        30,
     )
     gone_after = wait_until(lambda: not run_workers(engine, workdir), 60)
 
@@ -184,9 +188,9 @@ def test_a_killed_snakemake_leaves_a_worker_that_removes_itself_when_idle(
 
 
 def test_a_snakemake_killed_alone_leaves_no_worker_once_idle(
-    engine: EngineClient, tmp_path: Path
+    engine: EngineClient, tmp_path: Path, background: Background
 ) -> None:
-    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path)
+    workdir, process = start_cleaning_with_short_idle_time(engine, tmp_path, background)
 
     # Only Snakemake itself: its running job goes on, then the worker idles out.
     os.kill(process.pid, signal.SIGKILL)
@@ -198,12 +202,12 @@ def test_a_snakemake_killed_alone_leaves_no_worker_once_idle(
 
 
 def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
-    engine: EngineClient, tmp_path: Path
+    engine: EngineClient, tmp_path: Path, background: Background
 ) -> None:
     runtime = {"runtime": engine.runtime}
     workdir = vla_workdir(tmp_path / "killed", clean=LONG_CLEAN, worker=runtime)
-    process = start(workdir)
-    orphan = wait_for_clean(engine, workdir)
+    process = background.start(workdir, "--cores", "2")
+    orphan = wait_for_clean(engine, workdir, background, process)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
 
@@ -227,14 +231,15 @@ def test_a_new_run_removes_the_worker_of_a_killed_one_at_its_start(
 def test_a_worker_killed_or_paused_mid_job_gets_its_own_message(
     engine: EngineClient,
     long_run: Path,
+    background: Background,
     fault: Callable[[Container], None],
     message: str,
 ) -> None:
-    process = start(long_run)
-    worker = wait_for_clean(engine, long_run)
+    process = background.start(long_run, "--cores", "2")
+    worker = wait_for_clean(engine, long_run, background, process)
 
     fault(worker)
-    output, _ = process.communicate(timeout=180)
+    output = background.finish(process, timeout=180)
 
     log = (long_run / "logs" / "vla" / "clean.log").read_text()
     assert process.returncode != 0

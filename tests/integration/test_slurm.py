@@ -27,7 +27,7 @@ from contimg.skymodel import brightest, read_sky_model
 from tests.conftest import unavailable
 from tests.integration.pipeline import (
     REPOSITORY,
-    SNAKEMAKE,
+    Background,
     Watch,
     WorkerWatch,
     base_config,
@@ -310,25 +310,20 @@ def test_no_worker_is_left_after_the_idle_timeout(slurm_run: SlurmRun) -> None:
 
 
 def test_sigterm_cancels_the_runs_slurm_jobs_and_stops_wsclean_on_the_node(
-    slurm_run: SlurmRun, docker_client: docker.DockerClient
+    slurm_run: SlurmRun, docker_client: docker.DockerClient, background: Background
 ) -> None:
     """Snakemake alone would wait for its SLURM jobs to finish; contimg cancels
     them. (Last here: it leaves the first set's clean products removed.)"""
     workdir = slurm_run.workdir
-    environment = {k: v for k, v in os.environ.items() if k != "CONTIMG_RUN_ID"}
-    run = subprocess.Popen(
-        [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--profile", PROFILE, "--forcerun", "clean",
-         "results/cosmos/clean/cosmos-image.fits"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=environment, start_new_session=True,
+    run = background.start(
+        workdir, "--profile", PROFILE, "--forcerun", "clean",
+        "results/cosmos/clean/cosmos-image.fits",
     )  # fmt: skip
-    worker = wait_for_clean(docker_client, workdir)
+    worker = wait_for_clean(docker_client, workdir, background, run)
     assert job_processes(workdir), "the job's Snakemake processes are not found"
 
     run.send_signal(signal.SIGTERM)
-    output, _ = run.communicate(timeout=60)
+    output = background.finish(run, timeout=60)
 
     assert run.returncode != 0, output
     wait_until(lambda: not wsclean_processes(worker), 30)
