@@ -7,11 +7,13 @@ container objects directly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from contimg.engine import EngineClient, connect
+from contimg.errors import WorkerEndedError
 from contimg.execution import Usage, run_in_worker
 from contimg.image_lock import engine_image_id
 from contimg.reaping import reap_dead_workers
@@ -23,6 +25,8 @@ from contimg.worker import (
     remove_worker,
     require_options,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class DockerApiRuntime:
@@ -64,13 +68,24 @@ class DockerApiRuntime:
         workdir: Path,
         on_line: LineSink,
     ) -> Usage | None:
-        return run_in_worker(
-            self.client,
-            self.worker(identity),
-            arguments,
-            workdir=workdir,
-            on_line=on_line,
-        )
+        def attempt() -> Usage | None:
+            return run_in_worker(
+                self.client,
+                self.worker(identity),
+                arguments,
+                workdir=workdir,
+                on_line=on_line,
+            )
+
+        try:
+            return attempt()
+        except WorkerEndedError as error:
+            # The worker idled out (or was stopped) after this job attached and
+            # before its command began: nothing ran, so start it again, once.
+            logger.warning("%s before %s could start; starting it again", error,
+                           arguments[0])  # fmt: skip
+            self._workers.pop(identity.worker_name, None)
+            return attempt()
 
     def image_id(self, image: str) -> str:
         return engine_image_id(self.client, image)

@@ -36,6 +36,11 @@ class WorkerError(ContimgError):
     """The worker container cannot be started, reached or used."""
 
 
+class WorkerEndedError(WorkerError):
+    """The worker had ended (idle, or stopped from outside) before a command
+    could start in it: nothing ran, so the command may be retried."""
+
+
 class WorkerImageError(WorkerError):
     """The worker image is missing or its WSClean lacks an option contimg uses."""
 

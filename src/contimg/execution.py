@@ -29,7 +29,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from contimg.engine import command_of
-from contimg.errors import WorkerError, WSCleanError
+from contimg.errors import WorkerEndedError, WorkerError, WSCleanError
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +165,10 @@ def run_in_worker(
             stderr=True,
         )["Id"]
         stream = api.exec_start(exec_id, socket=True)
-    except docker.errors.NotFound as error:
-        raise worker_gone(container) from error
     except docker.errors.APIError as error:
+        ended = not_running(container)
+        if ended is not None:
+            raise ended from error
         raise WorkerError(
             f"the container engine could not run {arguments[0]!r} in worker "
             f"{container.name}: {error.explanation or error}; check the worker with "
@@ -270,6 +271,24 @@ def frames(stream: Any, check: Callable[[], None]) -> Any:
                 break
             yield buffer[0], buffer[8 : 8 + size]
             buffer = buffer[8 + size :]
+
+
+def not_running(container: Container) -> WorkerEndedError | None:
+    """Why a command could not start in the worker, if the worker has ended.
+
+    A paused worker is not ended: check_worker gives it its own error.
+    """
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return WorkerEndedError(f"the worker {container.name} is gone")
+    state = container.attrs["State"]
+    if state.get("Paused") or state.get("Running"):
+        check_worker(container)
+        return None
+    return WorkerEndedError(
+        f"the worker {container.name} has ended (state {state.get('Status')})"
+    )
 
 
 def check_worker(container: Container) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from contimg.docker_api import DockerApiRuntime
 from contimg.engine import EngineClient, connect
 from contimg.errors import WorkerError, WorkerImageError, WSCleanError
 from contimg.execution import run_in_worker
@@ -367,3 +369,32 @@ def test_a_foreign_container_with_the_runs_name_is_left_alone(
         assert squatter.status == "running"
     finally:
         squatter.remove(force=True)
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_worker_that_idled_out_after_a_job_attached_is_started_again_for_its_command(
+    engine: EngineClient, identity: RunIdentity, tmp_path: Path
+) -> None:
+    """A job can attach to a worker in the last second of its idle time (a slow
+    job start on a loaded node); its command then gets a fresh worker."""
+    settings = WorkerSettings(
+        image=IMAGE,
+        roots=(tmp_path,),
+        stop_timeout_s=5,
+        runtime=engine.runtime,
+        idle_timeout_s=2,
+    )
+    runtime = DockerApiRuntime(settings)
+    runtime.ensure_worker(identity)
+    attached = runtime.worker(identity)
+    waited = time.monotonic()
+    while find_worker(engine, identity) is not None:
+        assert time.monotonic() - waited < 60, "the worker did not idle out"
+        time.sleep(0.2)
+
+    lines: list[str] = []
+    runtime.run(identity, ["echo", "ran"], workdir=tmp_path, on_line=lines.append)
+
+    assert lines == ["ran"]
+    again = find_worker(engine, identity)
+    assert again is not None and again.id != attached.id
