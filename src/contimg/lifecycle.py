@@ -35,17 +35,25 @@ logger = logging.getLogger(__name__)
 
 
 def start_run_worker(
-    settings: WorkerSettings, commands: Iterable[list[str]], image_lock: Path
+    settings: WorkerSettings,
+    commands: Iterable[list[str]],
+    image_lock: Path,
+    *,
+    wsclean_planned: bool = True,
 ) -> None:
     """Start (or attach to) the run's worker and check its WSClean's options.
 
     `commands` are examples of every WSClean command the configured rules will
     run; the image must support every option in them. The image must hold the
-    content image_lock records, the content the rules were planned with.
+    content image_lock records, the content the rules were planned with. A run
+    with no WSClean step planned (only checks or pictures) starts no worker.
     """
+    check_roots(settings.roots)
+    if not wsclean_planned:
+        logger.info("no WSClean step to run: no worker is started")
+        return
     runtime = open_runtime(settings)
     identity = RunIdentity.current(run_id_from_environment())
-    check_roots(settings.roots)
     check_lock(image_lock, settings.image, runtime.image_id(settings.image))
     runtime.reap_dead_workers(identity)
     runtime.ensure_worker(identity)

@@ -24,6 +24,7 @@ from tests.conftest import IMAGE, RUNTIMES, require_image
 from tests.integration.pipeline import (
     EXAMPLE_SETS,
     ExampleRun,
+    WorkerWatch,
     data_column_digest,
     run_example,
     snakemake,
@@ -177,12 +178,16 @@ def test_model_data_matches_the_direct_transform_of_the_sky_model(
     example_run: ExampleRun,
 ) -> None:
     """The verify_model rule (off by default) on the example: issue's limits,
-    median below 0.1% and 99th percentile below 1% of the mean amplitude."""
+    median below 0.1% and 99th percentile below 1% of the mean amplitude. The
+    run has no WSClean step to do, so it starts no worker."""
     target = "results/cosmos/verify/cosmos-model-check.json"
 
-    checked = snakemake(example_run.workdir, "--cores", "2", target)
+    with WorkerWatch(example_run.client, example_run.workdir) as watch:
+        checked = snakemake(example_run.workdir, "--cores", "2", target)
 
     assert checked.returncode == 0, tail(checked)
+    assert "no WSClean step to run: no worker is started" in checked.stderr
+    assert watch.names == set(), watch.names
     report = json.loads((example_run.workdir / target).read_text())
     print(report["summary"])
     assert report["passed"] is True

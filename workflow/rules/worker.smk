@@ -9,6 +9,13 @@ from contimg.lifecycle import (
     stop_run_worker,
 )
 
+WSCLEAN_RULES = frozenset({"draw_model", "predict", "clean"})
+
+
+def wsclean_steps_planned():
+    """Whether the run's plan holds a step that runs WSClean in the worker."""
+    return any(job.rule.name in WSCLEAN_RULES for job in workflow.dag.needrun_jobs())
+
 
 onstart:
     logs.configure()
@@ -21,7 +28,12 @@ onstart:
     )
     # Under a cluster executor the jobs start workers on their nodes.
     if workflow.local_exec:
-        start_run_worker(WORKER, planned_commands(config, WORKDIR), IMAGE_LOCK)
+        start_run_worker(
+            WORKER,
+            planned_commands(config, WORKDIR),
+            IMAGE_LOCK,
+            wsclean_planned=wsclean_steps_planned(),
+        )
     else:
         announce_cluster_run(WORKER)
 
