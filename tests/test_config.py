@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,18 +120,69 @@ def test_a_table_without_sets_is_refused(tmp_path: Path, text: str) -> None:
         settings.read_measurement_sets(table, tmp_path)
 
 
+def listed_config(workdir: Path) -> dict[str, Any]:
+    """The parts of a config that check_listed_sets reads."""
+    return {
+        "example": {"measurement_set": "made/by/workflow.ms"},
+        "roots": {"inputs": [str(workdir)], "results": "results", "scratch": "s"},
+    }
+
+
+def make_table_directory(path: Path) -> Path:
+    """A directory that looks like a casacore table (it holds table.dat)."""
+    path.mkdir(parents=True)
+    (path / "table.dat").write_bytes(b"")
+    return path
+
+
 def test_a_listed_set_that_is_missing_is_refused_unless_it_is_the_example(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "there.ms").mkdir()
+    make_table_directory(tmp_path / "there.ms")
     table = tmp_path / "sets.tsv"
     sets = {"there": "there.ms", "example": "made/by/workflow.ms"}
-    config = {"example": {"measurement_set": "made/by/workflow.ms"}}
-    settings.check_listed_sets_exist(sets, table, tmp_path, config)
+    config = listed_config(tmp_path)
+    settings.check_listed_sets(sets, table, tmp_path, config)
 
     with pytest.raises(ConfigError, match=r"lists 'gone' at .*gone\.ms, which does"):
-        settings.check_listed_sets_exist(
-            {**sets, "gone": "gone.ms"}, table, tmp_path, config
+        settings.check_listed_sets({**sets, "gone": "gone.ms"}, table, tmp_path, config)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda path: path.write_text("not a table"), "a file"),
+        (lambda path: path.mkdir(), "a directory without table.dat"),
+    ],
+    ids=["file", "directory"],
+)
+def test_a_listed_path_that_is_not_a_table_is_refused_before_planning(
+    tmp_path: Path, make: Callable[[Path], object], kind: str
+) -> None:
+    make(tmp_path / "plain.ms")
+
+    with pytest.raises(ConfigError, match=f"which is {kind}, not a Measurement Set"):
+        settings.check_listed_sets(
+            {"plain": "plain.ms"}, tmp_path / "t.tsv", tmp_path, listed_config(tmp_path)
+        )
+
+
+def test_a_listed_set_outside_the_roots_is_refused_before_planning(
+    tmp_path: Path,
+) -> None:
+    make_table_directory(tmp_path / "elsewhere" / "set.ms")
+    config = listed_config(tmp_path / "inputs")
+    (tmp_path / "inputs").mkdir()
+
+    with pytest.raises(ConfigError, match=r"not under any directory the worker mounts"):
+        settings.check_listed_sets(
+            {"away": "elsewhere/set.ms"}, tmp_path / "t.tsv", tmp_path, config
+        )
+
+    config["roots"]["inputs"] = [str(tmp_path / "inptus")]
+    with pytest.raises(ConfigError, match=r"inptus do not exist; check roots.inputs"):
+        settings.check_listed_sets(
+            {"away": "elsewhere/set.ms"}, tmp_path / "t.tsv", tmp_path, config
         )
 
 

@@ -188,25 +188,52 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
 def is_example_set(path: str | Path, config: Config, workdir: Path) -> bool:
     """Whether a set's path is the example's, which the workflow writes."""
     example = config.get("example", {}).get("measurement_set")
-    return example is not None and absolute(path, workdir) == absolute(
-        example, workdir
-    )
+    return example is not None and absolute(path, workdir) == absolute(example, workdir)
 
 
-def check_listed_sets_exist(
+def check_listed_sets(
     sets: dict[str, str], table_path: Path, workdir: Path, config: Config
 ) -> None:
-    """Refuse a listed set that is missing, unless it is the example's (which
-    the workflow writes); before planning, so that no step is planned for it."""
+    """Refuse, before planning (so that a dry run refuses too), a listed set
+    that is missing, is not a casacore table, or lies outside the data roots.
+
+    The example's set is exempt while it is missing: the workflow writes it.
+    Only the file system is looked at: no engine, no casacore.
+    """
+    roots = data_roots(config, workdir)
     for name, path in sets.items():
         full = absolute(path, workdir)
-        if full.exists() or is_example_set(path, config, workdir):
-            continue
-        raise ConfigError(
-            f"measurement_sets table {table_path} lists {name!r} at {full}, which "
-            "does not exist; correct its path in the table (relative paths are "
-            f"taken from {workdir}), or remove its line"
-        )
+        if not full.exists():
+            if is_example_set(path, config, workdir):
+                continue
+            raise ConfigError(
+                f"measurement_sets table {table_path} lists {name!r} at {full}, "
+                "which does not exist; correct its path in the table (relative "
+                f"paths are taken from {workdir}), or remove its line"
+            )
+        if not (full / "table.dat").is_file():
+            kind = "a directory without table.dat" if full.is_dir() else "a file"
+            raise ConfigError(
+                f"measurement_sets table {table_path} lists {name!r} at {full}, "
+                f"which is {kind}, not a Measurement Set (a casacore table "
+                "directory holding table.dat); list the set's directory"
+            )
+        if not any(full.resolve().is_relative_to(root) for root in roots):
+            # A mistyped root is named as such (results and scratch are made
+            # at the run's start; the input roots must exist).
+            inputs = (absolute(root, workdir) for root in config["roots"]["inputs"])
+            missing = [str(root) for root in inputs if not root.exists()]
+            if missing:
+                raise ConfigError(
+                    f"the data root(s) {', '.join(missing)} do not exist; check "
+                    f"roots.inputs in the config: it must hold {name!r} ({full})"
+                )
+            raise ConfigError(
+                f"measurement_sets table {table_path} lists {name!r} at {full} "
+                f"(resolved: {full.resolve()}), which is not under any directory "
+                f"the worker mounts ({', '.join(map(str, roots))}); add its "
+                "directory to roots.inputs in the config, or move the set there"
+            )
 
 
 def prepare_roots(config: Config, workdir: Path) -> None:

@@ -13,10 +13,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
 from tests.integration.pipeline import (
     REPOSITORY,
@@ -69,6 +71,50 @@ def test_a_dry_run_plans_without_any_docker_engine(tmp_path: Path) -> None:
 
     assert result.returncode == 0, tail(result)
     assert "clean" in result.stdout and "draw_model" in result.stdout
+    assert not (workdir / "results").exists()
+
+
+def list_a_plain_file(workdir: Path) -> None:
+    (workdir / "data" / "plain.ms").write_text("not a Measurement Set")
+    write_workdir(workdir, yaml.safe_load((workdir / "config.yaml").read_text()),
+                  {"vla": "data/plain.ms"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spoil", "changes", "message"),
+    [
+        pytest.param(
+            list_a_plain_file, {}, "which is a file, not a Measurement Set", id="file"
+        ),
+        pytest.param(
+            lambda workdir: (workdir / "elsewhere").mkdir(),
+            {"roots": {"inputs": ["elsewhere"]}},
+            "is not under any directory the worker mounts",
+            id="outside-roots",
+        ),
+        pytest.param(
+            lambda workdir: None,
+            {"clean": {"extra": ["-name", "other"]}},
+            "clean.extra repeats -name",
+            id="extra-repeats",
+        ),
+    ],
+)
+def test_a_dry_run_refuses_what_the_run_would_refuse_without_an_engine(
+    tmp_path: Path,
+    spoil: Callable[[Path], None],
+    changes: dict[str, object],
+    message: str,
+) -> None:
+    workdir = vla_workdir(tmp_path / "run", **changes)
+    spoil(workdir)
+
+    result = snakemake(
+        workdir, "-n", env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    )
+
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, tail(result)
     assert not (workdir / "results").exists()
 
 

@@ -20,7 +20,7 @@ RESULTS = config["roots"]["results"]
 MEASUREMENT_SETS = settings.read_measurement_sets(
     Path(config["measurement_sets"]), WORKDIR
 )
-settings.check_listed_sets_exist(
+settings.check_listed_sets(
     MEASUREMENT_SETS,
     Path(config["measurement_sets"]),
     WORKDIR,

@@ -10,6 +10,10 @@ from contimg.lifecycle import (
 )
 
 WSCLEAN_RULES = frozenset({"draw_model", "predict", "clean"})
+# One command of each WSClean step as the config shapes them: built while the
+# workflow is read, so that a bad option fails a dry run too; the run's start
+# checks them against the image.
+PLANNED_COMMANDS = planned_commands(config, WORKDIR)
 
 
 def wsclean_steps_planned():
@@ -30,7 +34,7 @@ onstart:
     if workflow.local_exec:
         start_run_worker(
             WORKER,
-            planned_commands(config, WORKDIR),
+            PLANNED_COMMANDS,
             IMAGE_LOCK,
             wsclean_planned=wsclean_steps_planned(),
         )
