@@ -213,3 +213,16 @@ def test_an_unknown_runtime_is_refused_by_name() -> None:
 
     with pytest.raises(WorkflowError, match="apptainer"):
         validate(config, SCHEMA)
+
+
+def test_a_config_without_its_sections_says_where_the_defaults_are_read(
+    tmp_path: Path,
+) -> None:
+    """Under --directory, config/config.yaml is looked for in the directory."""
+    partial = {"clean": {"niter": 10}}
+
+    with pytest.raises(ConfigError, match=r"lacks measurement_sets, roots, worker"):
+        settings.check_sections(partial, tmp_path, Path(SCHEMA))
+    with pytest.raises(ConfigError, match=r"config/config.yaml does not exist"):
+        settings.check_sections(partial, tmp_path, Path(SCHEMA))
+    settings.check_sections(example_config(), tmp_path, Path(SCHEMA))

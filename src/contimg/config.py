@@ -121,6 +121,30 @@ def example_centre(example: Config) -> SkyCoord:
     )
 
 
+def check_sections(config: Config, workdir: Path, schema: Path) -> None:
+    """Refuse a config that lacks whole sections, saying where the defaults are
+    read from: Snakemake reads config/config.yaml from the working directory,
+    so under --directory the repository's defaults are not read."""
+    import yaml
+
+    required = yaml.safe_load(schema.read_text()).get("required", [])
+    missing = [key for key in required if key not in config]
+    if not missing:
+        return
+    defaults = workdir / "config" / "config.yaml"
+    where = (
+        f"{defaults} does not exist"
+        if not defaults.is_file()
+        else f"{defaults} does not set them"
+    )
+    raise ConfigError(
+        f"the config lacks {', '.join(missing)}: the defaults are read from "
+        f"config/config.yaml in the working directory, and {where}; with "
+        "--directory DIR, copy the repository's config/ into DIR and edit it, or "
+        "pass a --configfile that sets every section (config/README.md lists them)"
+    )
+
+
 def check_consistency(config: Config) -> None:
     """Refuse combinations that the schema alone cannot express."""
     for section in ("model_image", "clean"):

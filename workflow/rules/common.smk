@@ -9,6 +9,11 @@ from contimg.run import enter_run
 from contimg.steps import CLEAN_PRODUCTS
 from contimg.wsclean import model_image_name
 
+settings.check_sections(
+    config,
+    Path.cwd(),
+    Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+)
 validate(config, schema="../schemas/config.schema.yaml")
 settings.check_consistency(config)
 
