@@ -210,3 +210,22 @@ def test_a_failed_clean_reproduction_leaves_no_staging(base: Path) -> None:
 
     assert result.returncode == 1
     assert not list((base / "scratch/staging").iterdir())
+
+
+def test_reproduce_into_a_closed_pipe_ends_quietly(base: Path) -> None:
+    """`contimg reproduce X | head -1`: the reader leaves before the end."""
+    predict_record(base)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "contimg.cli", "reproduce",
+             str(base / "results/predict.json")],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "BrokenPipeError" not in result.stderr, result.stderr
+    assert result.returncode == 0

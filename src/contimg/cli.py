@@ -17,7 +17,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import docker.errors
 import yaml
@@ -121,21 +120,40 @@ def reap(client: EngineClient, stop_timeout_s: float) -> int:
 def reproduce(product: Path) -> int:
     """Print how a product was made, as a command that runs it again."""
     print(reproduction(find_record(product)))
+    sys.stdout.flush()  # here, so that a closed pipe is met inside main
     return 0
 
 
-def lock(image: str | None, results: Path | None, client: EngineClient) -> int:
+def configured(config_files: Sequence[Path]) -> tuple[str | None, str]:
+    """worker.image and roots.results as Snakemake would see them: the
+    config/config.yaml here, then each config file laid over it."""
+    image: str | None = None
+    results = "results"
+    default = Path("config/config.yaml")
+    files = [default, *config_files] if default.is_file() else list(config_files)
+    for path in files:
+        if not path.is_file():
+            raise ContimgError(f"config file {path} does not exist")
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        image = config.get("worker", {}).get("image", image)
+        results = config.get("roots", {}).get("results", results)
+    return image, results
+
+
+def lock(
+    image: str | None,
+    results: Path | None,
+    config_files: Sequence[Path],
+    client: EngineClient,
+) -> int:
     """Record the content the engine holds under the worker image's name."""
-    defaults: dict[str, Any] = {}
-    config_file = Path("config/config.yaml")
-    if (image is None or results is None) and config_file.is_file():
-        defaults = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    image = image or defaults.get("worker", {}).get("image")
-    results = results or Path(defaults.get("roots", {}).get("results", "results"))
+    configured_image, configured_results = configured(config_files)
+    image = image or configured_image
+    results = results or Path(configured_results)
     if not image:
         raise ContimgError(
-            "no image to lock: give --image, or run in a directory whose "
-            "config/config.yaml sets worker.image"
+            "no image to lock: give --image or --configfile, or run in a directory "
+            "whose config/config.yaml sets worker.image"
         )
     path = lock_path(results)
     image_id = lock_image(client, path, image)
@@ -187,6 +205,14 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="the results root (default: roots.results of config/config.yaml)",
     )
+    locking.add_argument(
+        "--configfile",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="config files laid over config/config.yaml, as snakemake's "
+        "--configfile: their worker.image and roots.results are used",
+    )
     return parser.parse_args(argv)
 
 
@@ -201,13 +227,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "workers":
             return print_workers(client)
         if arguments.command == "lock-image":
-            return lock(arguments.image, arguments.results, client)
+            return lock(
+                arguments.image, arguments.results, arguments.configfile, client
+            )
         if arguments.command == "reap":
             return reap(client, arguments.stop_timeout)
         return remove_run(arguments.run, client, arguments.stop_timeout)
     except ContimgError as error:
         logger.error("%s", error)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`contimg reproduce X | head`): not an error.
+        # Later writes (the interpreter's last flush) go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -123,6 +123,11 @@ def write_record(
 
 def find_record(product: Path) -> dict[str, Any]:
     """The record of a product: the file itself if it is one, else the one beside it."""
+    if not product.exists():
+        raise ContimgError(
+            f"{product} does not exist; give the path of a product (a FITS image "
+            "under the results) or of its record"
+        )
     candidates = [product] if product.suffix == ".json" else [
         *sorted(product.parent.glob("*.provenance.json")),
         product.parent.parent / "predict.json",
@@ -136,8 +141,10 @@ def find_record(product: Path) -> dict[str, Any]:
         ):
             return record
     raise ContimgError(
-        f"no provenance record names {product}; records lie beside the products "
-        "(NAME.provenance.json, predict.json); was it made by contimg?"
+        f"no provenance record names {product}; records are kept for WSClean's "
+        "products (the FITS images of draw_model and clean, and MODEL_DATA in "
+        "predict.json), beside them as NAME.provenance.json; quick-looks and "
+        "tables are remade from those images by the workflow"
     )
 
 
