@@ -226,3 +226,19 @@ def test_a_config_without_its_sections_says_where_the_defaults_are_read(
     with pytest.raises(ConfigError, match=r"config/config.yaml does not exist"):
         settings.check_sections(partial, tmp_path, Path(SCHEMA))
     settings.check_sections(example_config(), tmp_path, Path(SCHEMA))
+
+
+def test_wsclean_memory_above_the_workers_limit_is_warned_of(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = example_config()
+    config["worker"]["memory_mb"] = 2000
+    config["wsclean"]["mem_mb"] = 4000
+
+    settings.check_consistency(config)
+
+    assert "wsclean.mem_mb (4000) is more than worker.memory_mb (2000)" in caplog.text
+    caplog.clear()
+    config["wsclean"]["mem_mb"] = 1500
+    settings.check_consistency(config)
+    assert caplog.text == ""

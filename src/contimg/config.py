@@ -6,6 +6,7 @@ Relative paths in the config are relative to the working directory of the run.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from contimg.wsclean import (
 )
 
 Config = Mapping[str, Any]
+
+
+logger = logging.getLogger(__name__)
 
 
 def absolute(path: str | Path, workdir: Path) -> Path:
@@ -146,7 +150,18 @@ def check_sections(config: Config, workdir: Path, schema: Path) -> None:
 
 
 def check_consistency(config: Config) -> None:
-    """Refuse combinations that the schema alone cannot express."""
+    """Refuse combinations that the schema alone cannot express; warn of those
+    that may work but are likely mistakes."""
+    worker_mb = config["worker"].get("memory_mb")
+    wsclean_mb = config.get("wsclean", {}).get("mem_mb", 4000)
+    if worker_mb is not None and wsclean_mb > worker_mb:
+        logger.warning(
+            "wsclean.mem_mb (%s) is more than worker.memory_mb (%s): WSClean "
+            "plans for memory the worker cannot give and may be killed; lower "
+            "wsclean.mem_mb or raise worker.memory_mb",
+            wsclean_mb,
+            worker_mb,
+        )
     for section in ("model_image", "clean"):
         size = int(config[section]["size"])
         if size % 2:

@@ -408,10 +408,13 @@ def explain_signal(number: int, container: Container, out_of_memory: bool) -> st
     except ValueError:
         name = f"signal {number}"
     if number == signal.SIGKILL and out_of_memory:
+        limit = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
+        held = f" (its limit: {limit // 2**20} MB)" if limit else ""
         return (
             f"WSClean was killed for running out of memory in worker "
-            f"{container.name}; raise worker.memory_mb (or the rule's mem_mb) "
-            "and rerun"
+            f"{container.name}{held}; raise worker.memory_mb (under SLURM, the "
+            "rule's mem_mb, which sets the worker's limit there), keep "
+            "wsclean.mem_mb (WSClean's -abs-mem) below the worker's limit, and rerun"
         )
     if number == signal.SIGKILL:
         return f"WSClean was killed ({name}) in worker {container.name}"

@@ -262,5 +262,6 @@ def test_a_worker_with_too_little_memory_says_so(
     log = (workdir / "logs" / "vla" / "clean.log").read_text()
     assert result.returncode != 0
     assert "out of memory" in log and "worker.memory_mb" in log, log[-2000:]
+    assert "(its limit: 128 MB)" in log, log[-2000:]
     assert clean_outputs(workdir) == []
     assert run_workers(engine, workdir) == []
