@@ -110,6 +110,10 @@ def test_the_measurement_set_table_needs_both_columns(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="lacks the column"):
         settings.read_measurement_sets(table, tmp_path)
 
+    table.write_text("name path\nfirst a.ms\n")  # spaces, not a tab
+    with pytest.raises(ConfigError, match=r"header holds 'name path'\); .* a tab"):
+        settings.read_measurement_sets(table, tmp_path)
+
 
 @pytest.mark.parametrize("text", ["name\tpath\n", "name\tpath\n# none yet\n"])
 def test_a_table_without_sets_is_refused(tmp_path: Path, text: str) -> None:

@@ -190,9 +190,11 @@ def read_measurement_sets(table_path: Path, workdir: Path) -> dict[str, str]:
     )
     missing = {"name", "path"} - set(table.columns)
     if missing:
+        found = ", ".join(map(repr, table.columns))
         raise ConfigError(
             f"measurement_sets table {table_path} lacks the column(s) "
-            f"{', '.join(sorted(missing))}; expected tab-separated columns name, path"
+            f"{', '.join(sorted(missing))} (its header holds {found}); expected a "
+            "header line 'name<TAB>path', with a tab, not spaces, between them"
         )
     if table.empty:
         raise ConfigError(

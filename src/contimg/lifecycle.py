@@ -67,6 +67,16 @@ def start_run_worker(
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
 
 
+def announce_results(results: Path) -> None:
+    """Tell where the run's products are and how to look at them."""
+    logger.info(
+        "products are under %s, a folder per Measurement Set; "
+        "`snakemake --report report.html` gathers the pictures and source fluxes "
+        "into one page",
+        results,
+    )
+
+
 def check_roots(roots: tuple[Path, ...]) -> None:
     """Refuse a mount that does not exist: a typo must not become a new folder."""
     missing = [str(root) for root in roots if not root.is_dir()]

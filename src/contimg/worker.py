@@ -289,11 +289,13 @@ def require_image(client: docker.DockerClient, image: str) -> None:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound as error:
+        engine = command_of(client)
         raise WorkerImageError(
-            f"the worker image {image} is not in the local {command_of(client)} "
-            "engine; build it with `scripts/build-worker-image` (for podman, "
-            "`scripts/setup` copies it from Docker), or set worker.image in the "
-            "config to an image that has WSClean 3.7 or newer"
+            f"the worker image {image} is not in the local {engine} engine; "
+            f"check its spelling in worker.image against `{engine} images`; to "
+            "make contimg's own image (contimg/wsclean:3.7) run "
+            "`scripts/build-worker-image` (for podman, `scripts/setup` copies it "
+            "from Docker), or name any image that has WSClean 3.7 or newer"
         ) from error
 
 

@@ -52,6 +52,8 @@ def example_run(
 
 def test_the_run_succeeds_and_removes_its_worker(example_run: ExampleRun) -> None:
     assert example_run.result.returncode == 0, tail(example_run.result)
+    results = example_run.workdir / "results"
+    assert f"products are under {results}" in example_run.result.stderr
     assert example_run.watch.names  # the watch saw the worker in this engine
     assert not set(workers(example_run.client)) & example_run.watch.names
 

@@ -398,3 +398,19 @@ def test_a_worker_that_idled_out_after_a_job_attached_is_started_again_for_its_c
     assert lines == ["ran"]
     again = find_worker(engine, identity)
     assert again is not None and again.id != attached.id
+
+
+def test_a_misspelt_image_is_named_with_the_way_to_check_it(
+    engine: EngineClient, identity: RunIdentity, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(
+        image="contimg/wsclen:3.7", roots=(tmp_path,), runtime=engine.runtime
+    )
+
+    with pytest.raises(WorkerImageError) as refused:
+        ensure_worker(engine, identity, settings)
+
+    message = str(refused.value)
+    assert "contimg/wsclen:3.7 is not in the local" in message
+    assert f"`{engine.runtime} images`" in message
+    assert find_worker(engine, identity) is None

@@ -1,6 +1,7 @@
 from contimg import logs
 from contimg.interrupts import stop_jobs_on_sigterm
 from contimg.lifecycle import (
+    announce_results,
     announce_cluster_run,
     check_measurement_sets,
     end_cluster_run,
@@ -48,6 +49,7 @@ onsuccess:
         stop_run_worker(WORKER)
     else:
         end_cluster_run(WORKER)
+    announce_results(settings.absolute(RESULTS, WORKDIR))
 
 
 onerror:
