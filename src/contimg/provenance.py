@@ -292,7 +292,9 @@ def reproduction(record: Mapping[str, Any]) -> str:
             f"It ran in the staging folder {', '.join(staging)}; the products were "
             "moved from there to the places above. This script makes it again and "
             "leaves the remade products there, to compare (a failed run removes "
-            "it; remove it when done)."
+            "it; remove it when done). WSClean's threaded cleaning is not "
+            "repeatable bit for bit: expect differences up to about 1e-3 of the "
+            "image's peak, not identical files."
         )
         clean_up = (
             f'clean_up() {{ if [ "$1" -eq 0 ]; then {remove(temporary)}; '
