@@ -1,5 +1,5 @@
-"""The `contimg` command's pure parts: where lock-image reads its defaults,
-and what reproduce says of a path it cannot use."""
+"""The `contimg` command's pure parts: where its defaults are read from, and
+what reproduce says of a path it cannot use."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ def test_lock_image_takes_config_files_over_the_default_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    defaults = {"worker": {"image": "site/wsclean:1"}, "roots": {"results": "out"}}
+    defaults = {"worker": {"image": "site/wsclean:1", "runtime": "podman"},
+                "roots": {"results": "out"}}  # fmt: skip
     write(tmp_path / "config" / "config.yaml", defaults)
     mine = write(tmp_path / "mine.yaml", {"roots": {"results": "/data/results"}})
 
-    assert configured([]) == ("site/wsclean:1", "out")
-    assert configured([mine]) == ("site/wsclean:1", "/data/results")
+    assert configured([]) == ("site/wsclean:1", "out", "podman")
+    assert configured([mine]) == ("site/wsclean:1", "/data/results", "podman")
     with pytest.raises(ContimgError, match=r"config file .*absent.yaml does not exist"):
         configured([tmp_path / "absent.yaml"])
 
@@ -45,3 +46,10 @@ def test_reproduce_says_which_products_have_records(tmp_path: Path) -> None:
 
     with pytest.raises(ContimgError, match="records are kept for WSClean's products"):
         find_record(picture)
+
+
+def test_without_a_config_here_the_runtime_is_docker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert configured([]) == (None, "results", "docker")

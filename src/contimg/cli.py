@@ -124,11 +124,12 @@ def reproduce(product: Path) -> int:
     return 0
 
 
-def configured(config_files: Sequence[Path]) -> tuple[str | None, str]:
-    """worker.image and roots.results as Snakemake would see them: the
-    config/config.yaml here, then each config file laid over it."""
+def configured(config_files: Sequence[Path]) -> tuple[str | None, str, str]:
+    """worker.image, roots.results and worker.runtime as Snakemake would see
+    them: the config/config.yaml here, then each config file laid over it."""
     image: str | None = None
     results = "results"
+    runtime = DOCKER
     default = Path("config/config.yaml")
     files = [default, *config_files] if default.is_file() else list(config_files)
     for path in files:
@@ -137,7 +138,8 @@ def configured(config_files: Sequence[Path]) -> tuple[str | None, str]:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         image = config.get("worker", {}).get("image", image)
         results = config.get("roots", {}).get("results", results)
-    return image, results
+        runtime = config.get("worker", {}).get("runtime", runtime)
+    return image, results, runtime
 
 
 def lock(
@@ -147,7 +149,7 @@ def lock(
     client: EngineClient,
 ) -> int:
     """Record the content the engine holds under the worker image's name."""
-    configured_image, configured_results = configured(config_files)
+    configured_image, configured_results, _ = configured(config_files)
     image = image or configured_image
     results = results or Path(configured_results)
     if not image:
@@ -175,8 +177,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--runtime",
         choices=ENGINES,
-        default=DOCKER,
-        help="the container runtime whose workers to handle (default docker)",
+        help="the container runtime whose workers to handle (default: "
+        "worker.runtime of config/config.yaml here, and of lock-image's "
+        "--configfile; else docker)",
     )
     parser.add_argument(
         "--socket",
@@ -189,11 +192,21 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     remove.add_argument(
         "run", help="the run's identifier (the RUN column of `workers`)"
     )
-    remove.add_argument("--stop-timeout", type=float, default=30.0)
+    remove.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the worker to stop before it is killed (30)",
+    )
     again = commands.add_parser("reproduce", help="print how a product was made")
     again.add_argument("product", type=Path, help="a FITS product or a record")
     reaping = commands.add_parser("reap", help="remove workers of dead runs")
-    reaping.add_argument("--stop-timeout", type=float, default=30.0)
+    reaping.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for each worker to stop before it is killed (30)",
+    )
     locking = commands.add_parser(
         "lock-image", help="record the worker image's content for a results root"
     )
@@ -223,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "reproduce":
             return reproduce(arguments.product)
-        client = connect(arguments.engine_timeout, arguments.runtime, arguments.socket)
+        runtime = (
+            arguments.runtime or configured(getattr(arguments, "configfile", []))[2]
+        )
+        client = connect(arguments.engine_timeout, runtime, arguments.socket)
         if arguments.command == "workers":
             return print_workers(client)
         if arguments.command == "lock-image":

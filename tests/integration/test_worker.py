@@ -414,3 +414,26 @@ def test_a_misspelt_image_is_named_with_the_way_to_check_it(
     assert "contimg/wsclen:3.7 is not in the local" in message
     assert f"`{engine.runtime} images`" in message
     assert find_worker(engine, identity) is None
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_the_operator_commands_take_the_runtime_from_the_config_here(
+    engine: EngineClient,
+    identity: RunIdentity,
+    settings: WorkerSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`contimg workers` in a directory whose config chooses the runtime."""
+    from contimg.cli import main
+
+    ensure_worker(engine, identity, settings)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(
+        f"worker:\n  runtime: {engine.runtime}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["workers"]) == 0
+    assert identity.worker_name in capsys.readouterr().out
