@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from contimg.errors import PathOutsideRootsError, StepOutputError
-from contimg.paths import publish, require_under_roots
+from contimg.paths import (
+    STAGING_OWNER,
+    new_staging_directory,
+    publish,
+    remove_dead_staging,
+    require_under_roots,
+)
 
 
 def test_a_path_under_a_root_is_accepted_and_resolved(tmp_path: Path) -> None:
@@ -70,3 +78,28 @@ def test_publish_moves_every_file_or_none(tmp_path: Path) -> None:
     )
     assert (final / "a.fits").read_text() == "a"
     assert sorted(p.name for p in final.iterdir()) == ["a.fits", "b.fits"]
+
+
+def test_a_killed_jobs_staging_is_removed_and_the_rest_kept(tmp_path: Path) -> None:
+    """A job process that ended without cleaning up (as under SIGKILL) leaves
+    its staging directory; a later run's start removes it, and only it."""
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; "
+         "from contimg.paths import new_staging_directory; "
+         "d = new_staging_directory(Path(sys.argv[1]), 'clean-killed'); "
+         "(d / 'tmp').mkdir(); (d / 'tmp' / 'wsclean-temp.tmp').write_text('x'); "
+         "print(d)", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    killed = Path(made.stdout.strip())
+    running = new_staging_directory(tmp_path, "clean-running")  # this process
+    elsewhere = new_staging_directory(tmp_path, "clean-elsewhere")
+    (elsewhere / STAGING_OWNER).write_text("another-host 1 1\n")
+    unowned = tmp_path / "staging" / "reproduce-by-hand"
+    unowned.mkdir()
+
+    assert remove_dead_staging(tmp_path) == [killed]
+
+    assert not killed.exists()
+    assert running.is_dir() and elsewhere.is_dir() and unowned.is_dir()

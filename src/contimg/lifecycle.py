@@ -20,7 +20,7 @@ from contimg.config import Config, clean_options, draw_model_options, predict_op
 from contimg.engine import connect
 from contimg.errors import ContimgError
 from contimg.image_lock import check_lock
-from contimg.paths import require_under_roots
+from contimg.paths import remove_dead_staging, require_under_roots
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.runtime import open_runtime
 from contimg.worker import WorkerSettings
@@ -65,6 +65,12 @@ def start_run_worker(
         runtime.remove_worker(identity)
         raise
     logger.info("run %s uses worker %s", identity.run_id, identity.worker_name)
+
+
+def remove_killed_jobs_staging(scratch: Path) -> None:
+    """Remove what jobs killed outright on this host left under scratch."""
+    for directory in remove_dead_staging(scratch):
+        logger.info("removed %s, left by a job that was killed", directory)
 
 
 def announce_results(results: Path) -> None:

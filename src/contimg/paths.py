@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from contimg.errors import PathOutsideRootsError, StepOutputError
+from contimg.run import process_start
 
 
 def require_under_roots(path: Path, roots: Sequence[Path], what: str) -> Path:
@@ -27,11 +29,41 @@ def require_under_roots(path: Path, roots: Sequence[Path], what: str) -> Path:
     )
 
 
+STAGING_OWNER = ".contimg-owner"
+"""In each staging directory: host, process id and start time of its job."""
+
+
 def new_staging_directory(scratch: Path, label: str) -> Path:
-    """A fresh directory of the job's own under the scratch root."""
+    """A fresh directory of the job's own under the scratch root, naming its
+    owner so that a later run can remove it if the job was killed."""
     directory = scratch / "staging" / f"{label}-{uuid.uuid4().hex[:12]}"
     directory.mkdir(parents=True)
+    pid = os.getpid()
+    (directory / STAGING_OWNER).write_text(
+        f"{socket.gethostname()} {pid} {process_start(pid)}\n", encoding="utf-8"
+    )
     return directory
+
+
+def remove_dead_staging(scratch: Path) -> list[Path]:
+    """Remove the staging directories of jobs on this host that are gone.
+
+    A job killed outright (SIGKILL, the end of a batch job) cannot remove its
+    staging directory, which may hold WSClean's temporary files. Directories
+    of running jobs, of other hosts' jobs, and without an owner are kept.
+    """
+    removed = []
+    host = socket.gethostname()
+    for owner in sorted((scratch / "staging").glob(f"*/{STAGING_OWNER}")):
+        try:
+            owner_host, pid, start = owner.read_text(encoding="utf-8").split()
+            alive = process_start(int(pid)) == start
+        except (OSError, ValueError):
+            continue
+        if owner_host == host and not alive:
+            remove_staging(owner.parent)
+            removed.append(owner.parent)
+    return removed
 
 
 def publish(staged: Iterable[tuple[Path, Path]]) -> None:

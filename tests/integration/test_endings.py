@@ -11,6 +11,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -402,3 +403,27 @@ def test_a_rebuilt_image_is_refused_until_locked_then_reruns_every_wsclean_step(
     assert planned_rules(plan.stdout) == {
         "draw_model", "predict", "clean", "summary", "all",
     }, plan.stdout[-3000:]  # fmt: skip
+
+
+def test_the_next_runs_start_removes_what_a_killed_job_left_in_scratch(
+    docker_client: docker.DockerClient, worker_image: str, tmp_path: Path
+) -> None:
+    """A job killed outright leaves its staging directory (WSClean's temporary
+    files); the next run on this host removes it at its start."""
+    workdir = vla_workdir(tmp_path / "run")
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; "
+         "from contimg.paths import new_staging_directory; "
+         "print(new_staging_directory(Path(sys.argv[1]), 'clean-vla'))",
+         str(workdir / "scratch")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    left = Path(made.stdout.strip())
+    assert left.is_dir()
+
+    result = snakemake(workdir, "--cores", "2", "results/vla/sky_model.txt")
+
+    assert result.returncode == 0, tail(result)
+    assert not left.exists()
+    assert f"removed {left}, left by a job that was killed" in result.stderr

@@ -6,6 +6,7 @@ from contimg.lifecycle import (
     check_measurement_sets,
     end_cluster_run,
     planned_commands,
+    remove_killed_jobs_staging,
     start_run_worker,
     stop_run_worker,
 )
@@ -26,6 +27,7 @@ onstart:
     logs.configure()
     stop_jobs_on_sigterm(cancel_cluster_jobs=not workflow.local_exec)
     settings.prepare_roots(config, WORKDIR)
+    remove_killed_jobs_staging(settings.scratch_root(config, WORKDIR))
     check_measurement_sets(
         config,
         {name: WORKDIR / path for name, path in MEASUREMENT_SETS.items()},
