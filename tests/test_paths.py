@@ -80,19 +80,25 @@ def test_publish_moves_every_file_or_none(tmp_path: Path) -> None:
     assert sorted(p.name for p in final.iterdir()) == ["a.fits", "b.fits"]
 
 
-def test_a_killed_jobs_staging_is_removed_and_the_rest_kept(tmp_path: Path) -> None:
-    """A job process that ended without cleaning up (as under SIGKILL) leaves
-    its staging directory; a later run's start removes it, and only it."""
+def staging_of_an_ended_job(scratch: Path, label: str) -> Path:
+    """A staging directory, with a temporary file, made by a process that then
+    ended without removing it (as a job killed by SIGKILL does)."""
     made = subprocess.run(
         [sys.executable, "-c",
          "import sys; from pathlib import Path; "
          "from contimg.paths import new_staging_directory; "
-         "d = new_staging_directory(Path(sys.argv[1]), 'clean-killed'); "
+         "d = new_staging_directory(Path(sys.argv[1]), sys.argv[2]); "
          "(d / 'tmp').mkdir(); (d / 'tmp' / 'wsclean-temp.tmp').write_text('x'); "
-         "print(d)", str(tmp_path)],
+         "print(d)", str(scratch), label],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    killed = Path(made.stdout.strip())
+    return Path(made.stdout.strip())
+
+
+def test_a_killed_jobs_staging_is_removed_and_the_rest_kept(tmp_path: Path) -> None:
+    """A job process that ended without cleaning up (as under SIGKILL) leaves
+    its staging directory; a later run's start removes it, and only it."""
+    killed = staging_of_an_ended_job(tmp_path, "clean-killed")
     running = new_staging_directory(tmp_path, "clean-running")  # this process
     elsewhere = new_staging_directory(tmp_path, "clean-elsewhere")
     (elsewhere / STAGING_OWNER).write_text("another-host 1 1\n")

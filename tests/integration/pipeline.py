@@ -90,6 +90,24 @@ def lock_worker_image(workdir: Path, user: tuple[int, int] | None) -> None:
             os.chown(item, *user)
 
 
+def snakemake_command(workdir: Path, arguments: Sequence[str]) -> list[str]:
+    """The snakemake command line for the repository's Snakefile in workdir."""
+    return [
+        SNAKEMAKE,
+        "--snakefile", str(REPOSITORY / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        *arguments,
+    ]  # fmt: skip
+
+
+def run_environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """This environment with env laid over it, as a new run's (no run id)."""
+    environment = {**os.environ, **(env or {})}
+    environment.pop("CONTIMG_RUN_ID", None)
+    return environment
+
+
 def snakemake(
     workdir: Path,
     *arguments: str,
@@ -105,13 +123,7 @@ def snakemake(
     """
     if "-n" not in arguments:
         lock_worker_image(workdir, user)
-    command = [
-        SNAKEMAKE,
-        "--snakefile", str(REPOSITORY / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        *arguments,
-    ]  # fmt: skip
+    command = snakemake_command(workdir, arguments)
     if user is not None:
         command = [
             "setpriv",
@@ -120,11 +132,9 @@ def snakemake(
             "--init-groups",
             *command,
         ]
-    environment = {**os.environ, **(env or {})}
-    environment.pop("CONTIMG_RUN_ID", None)
     return subprocess.run(
         command,
-        env=environment,
+        env=run_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -150,17 +160,16 @@ class Background:
     ) -> subprocess.Popen[str]:
         """Start snakemake in workdir with the workdir's config."""
         lock_worker_image(workdir, None)  # as snakemake() does: the start checks it
-        environment = {**os.environ, **(env or {})}
-        environment.pop("CONTIMG_RUN_ID", None)
         output = workdir.with_name(f"{workdir.name}.snakemake-{len(self.outputs)}.out")
         with output.open("w") as sink:
             process = subprocess.Popen(
-                [SNAKEMAKE, "--snakefile", str(REPOSITORY / "Snakefile"),
-                 "--directory", str(workdir),
-                 "--configfile", str(workdir / "config.yaml"), *arguments],
-                stdout=sink, stderr=subprocess.STDOUT, text=True,
-                env=environment, start_new_session=True,
-            )  # fmt: skip
+                snakemake_command(workdir, arguments),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=run_environment(env),
+                start_new_session=True,
+            )
         self.outputs[process.pid] = output
         self.processes.append(process)
         return process

@@ -11,7 +11,6 @@ import pwd
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from tests.integration.pipeline import (
     workers,
     write_workdir,
 )
+from tests.test_paths import staging_of_an_ended_job
 
 pytestmark = pytest.mark.integration
 
@@ -411,15 +411,7 @@ def test_the_next_runs_start_removes_what_a_killed_job_left_in_scratch(
     """A job killed outright leaves its staging directory (WSClean's temporary
     files); the next run on this host removes it at its start."""
     workdir = vla_workdir(tmp_path / "run")
-    made = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from pathlib import Path; "
-         "from contimg.paths import new_staging_directory; "
-         "print(new_staging_directory(Path(sys.argv[1]), 'clean-vla'))",
-         str(workdir / "scratch")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    left = Path(made.stdout.strip())
+    left = staging_of_an_ended_job(workdir / "scratch", "clean-vla")
     assert left.is_dir()
 
     result = snakemake(workdir, "--cores", "2", "results/vla/sky_model.txt")
