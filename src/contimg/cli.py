@@ -142,16 +142,8 @@ def configured(config_files: Sequence[Path]) -> tuple[str | None, str, str]:
     return image, results, runtime
 
 
-def lock(
-    image: str | None,
-    results: Path | None,
-    config_files: Sequence[Path],
-    client: EngineClient,
-) -> int:
+def lock(image: str | None, results: Path, client: EngineClient) -> int:
     """Record the content the engine holds under the worker image's name."""
-    configured_image, configured_results, _ = configured(config_files)
-    image = image or configured_image
-    results = results or Path(configured_results)
     if not image:
         raise ContimgError(
             "no image to lock: give --image or --configfile, or run in a directory "
@@ -236,15 +228,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "reproduce":
             return reproduce(arguments.product)
-        runtime = (
-            arguments.runtime or configured(getattr(arguments, "configfile", []))[2]
+        image, results, runtime = configured(getattr(arguments, "configfile", []))
+        client = connect(
+            arguments.engine_timeout, arguments.runtime or runtime, arguments.socket
         )
-        client = connect(arguments.engine_timeout, runtime, arguments.socket)
         if arguments.command == "workers":
             return print_workers(client)
         if arguments.command == "lock-image":
             return lock(
-                arguments.image, arguments.results, arguments.configfile, client
+                arguments.image or image, arguments.results or Path(results), client
             )
         if arguments.command == "reap":
             return reap(client, arguments.stop_timeout)

@@ -14,7 +14,8 @@ from typing import Any
 import astropy.units as u
 from astropy.coordinates import SkyCoord
 
-from contimg.errors import ConfigError
+from contimg.errors import ConfigError, PathOutsideRootsError
+from contimg.paths import require_under_roots
 from contimg.skymodel import Selection
 from contimg.worker import WorkerSettings
 from contimg.wsclean import (
@@ -259,7 +260,9 @@ def check_listed_sets(
                 f"which is {kind}, not a Measurement Set (a casacore table "
                 "directory holding table.dat); list the set's directory"
             )
-        if not any(full.resolve().is_relative_to(root) for root in roots):
+        try:
+            require_under_roots(full, roots, "Measurement Set")
+        except PathOutsideRootsError as error:
             # A mistyped root is named as such (results and scratch are made
             # at the run's start; the input roots must exist).
             inputs = (absolute(root, workdir) for root in config["roots"]["inputs"])
@@ -268,13 +271,10 @@ def check_listed_sets(
                 raise ConfigError(
                     f"the data root(s) {', '.join(missing)} do not exist; check "
                     f"roots.inputs in the config: it must hold {name!r} ({full})"
-                )
+                ) from error
             raise ConfigError(
-                f"measurement_sets table {table_path} lists {name!r} at {full} "
-                f"(resolved: {full.resolve()}), which is not under any directory "
-                f"the worker mounts ({', '.join(map(str, roots))}); add its "
-                "directory to roots.inputs in the config, or move the set there"
-            )
+                f"measurement_sets table {table_path} lists {name!r}: {error}"
+            ) from error
 
 
 def prepare_roots(config: Config, workdir: Path) -> None:

@@ -20,7 +20,7 @@ from contimg.config import Config, clean_options, draw_model_options, predict_op
 from contimg.engine import connect
 from contimg.errors import ContimgError
 from contimg.image_lock import check_lock
-from contimg.paths import remove_dead_staging, require_under_roots
+from contimg.paths import remove_dead_staging
 from contimg.run import RunIdentity, run_id_from_environment
 from contimg.runtime import open_runtime
 from contimg.worker import WorkerSettings
@@ -47,8 +47,8 @@ def start_run_worker(
     run; the image must support every option in them. The image must hold the
     content image_lock records, the content the rules were planned with. A run
     with no WSClean step planned (only checks or pictures) starts no worker.
+    The roots are checked before, by check_measurement_sets.
     """
-    check_roots(settings.roots)
     if not wsclean_planned:
         logger.info("no WSClean step to run: no worker is started")
         return
@@ -210,20 +210,19 @@ def planned_commands(config: Config, workdir: Path) -> list[list[str]]:
 def check_measurement_sets(
     config: Config, sets: dict[str, Path], roots: tuple[Path, ...]
 ) -> None:
-    """Before any step: every existing set is mounted, complete, writable, and
-    has the column to image.
+    """Before any step: every root exists, and every existing set is complete,
+    writable, and has the column to image.
 
-    Sets that do not exist yet (the example, made by the workflow) are checked
-    by each step instead. MODEL_DATA is made by predict, so it is not required.
+    That each listed set lies under a root was checked when the workflow was
+    read (config.check_listed_sets). Sets that do not exist yet (the example,
+    made by the workflow) are checked by each step instead. MODEL_DATA is made
+    by predict, so it is not required.
     """
-    # A mistyped root first: otherwise a set under the intended folder is
-    # reported as outside the mounts, which points at the wrong fix.
     check_roots(roots)
     column = str(config["clean"]["data_column"])
     for path in sets.values():
         if not path.exists():
             continue
-        require_under_roots(path, roots, "Measurement Set")
         if column == "MODEL_DATA":
             measurement_set.check_structure(path)
         else:  # read_summary checks the structure first
